@@ -1,0 +1,1 @@
+"""LSTM vs Bi-LSTM demo: models, training, Hub loading and the Gradio app."""

@@ -1,0 +1,75 @@
+"""What makes a model a checkpoint folder: config.json, model.safetensors, metrics.json and a model card.
+
+`save_pretrained` and `push_to_hub` (from huggingface_hub's mixin) both write the whole folder, because
+metrics.json and the card are written by the same `_save_pretrained` hook that writes the weights.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import ModelCard, PyTorchModelHubMixin
+
+METRICS_NAME = "metrics.json"
+
+CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+{{ description }}
+
+Part of the LSTM vs Bi-LSTM demo. Load it with `from src.hub import load_model; load_model("{{ name }}")`,
+or with `{{ class_name }}.from_pretrained(...)` from the demo's `src` package.
+
+## Measured results
+
+| metric | value |
+|---|---|
+{% for key, value in summary.items() %}| {{ key }} | {{ value }} |
+{% endfor %}
+Per-epoch curves and every figure above are in `metrics.json`.
+
+## Reproduce
+
+```bash
+{{ command }}
+```
+
+Trained on {{ device }} in {{ train_minutes }} minutes (seed {{ seed }}).
+"""
+
+
+class HubCheckpoint(PyTorchModelHubMixin, model_card_template=CARD_TEMPLATE):
+    """PyTorchModelHubMixin whose folders also carry the training metrics and a card made from them."""
+
+    metrics: dict[str, Any] | None = None
+    card_title = "Model"
+    card_description = ""
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        super()._save_pretrained(save_directory)
+        if self.metrics is not None:
+            (save_directory / METRICS_NAME).write_text(json.dumps(self.metrics, indent=2) + "\n")
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        metrics = self.metrics or {}
+        fields = {
+            "title": self.card_title,
+            "description": self.card_description,
+            "name": metrics.get("name", ""),
+            "class_name": type(self).__name__,
+            "summary": metrics.get("summary", {}),
+            "command": metrics.get("command", ""),
+            "device": metrics.get("device", "?"),
+            "train_minutes": round(metrics.get("train_seconds", 0) / 60, 1),
+            "seed": metrics.get("seed", "?"),
+        }
+        return super().generate_model_card(*args, **{**fields, **kwargs})
+
+
+def read_metrics(folder: str | Path) -> dict[str, Any]:
+    """metrics.json of a checkpoint folder."""
+    return json.loads((Path(folder) / METRICS_NAME).read_text())

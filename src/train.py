@@ -1,0 +1,270 @@
+"""Train one checkpoint folder from the command line.
+
+    python -m src.train digits --bidirectional --out checkpoints/digit-bilstm
+    python -m src.train digits --out checkpoints/digit-lstm
+    python -m src.train jokes --out checkpoints/joke-lstm
+
+Each run is seeded, shows a progress bar, and writes config.json, model.safetensors, metrics.json (test
+score, parameter count, training time, per-epoch curves, the exact command) and a model card.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import platform
+import random
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from src import data
+from src.digits import DigitRNN
+from src.jokes import EOS, JokeLSTM, encode
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def digit_accuracy(model: DigitRNN, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    """Top-1 accuracy of `model` on (N, 28, 28) images."""
+    model.eval()
+    correct = sum(
+        (model(images[i:i + batch_size]).argmax(-1) == labels[i:i + batch_size]).sum().item()
+        for i in range(0, len(images), batch_size)
+    )
+    return correct / len(images)
+
+
+def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
+    """Total nll of the jokes / ln 2 / their total characters."""
+    model.eval()
+    return sum(model.nll(j) for j in jokes) / math.log(2) / sum(len(j) for j in jokes)
+
+
+def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 30, batch_size: int = 128,
+                 lr: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.2, seed: int = 0,
+                 limit: int | None = None, progress: bool = True) -> tuple[DigitRNN, dict]:
+    """Train a row-reading digit classifier on MNIST with random-affine augmentation and a one-cycle
+    schedule; `limit` trains and tests on the first `limit` images of each split (for smoke tests)."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    train_x, train_y = data.mnist_tensors(train=True)
+    test_x, test_y = data.mnist_tensors(train=False)
+    if limit:
+        train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
+    model = DigitRNN(hidden_size=hidden_size, bidirectional=bidirectional, dropout=dropout)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(train_x) / batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
+                                                   steps_per_epoch=steps_per_epoch)
+    curves: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_accuracy": [], "test_accuracy": []}
+    start = time.time()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_x), generator=generator)
+        total_loss, correct = 0.0, 0
+        bar = tqdm(range(0, len(train_x), batch_size), desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                   leave=False)
+        for i in bar:
+            idx = order[i:i + batch_size]
+            images = data.random_affine(train_x[idx], generator)
+            logits = model(images)
+            loss = F.cross_entropy(logits, train_y[idx], label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            total_loss += loss.item() * len(idx)
+            correct += (logits.argmax(-1) == train_y[idx]).sum().item()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        test_acc = digit_accuracy(model, test_x, test_y)
+        curves["epoch"].append(epoch)
+        curves["train_loss"].append(round(total_loss / len(train_x), 5))
+        curves["train_accuracy"].append(round(correct / len(train_x), 5))
+        curves["test_accuracy"].append(round(test_acc, 5))
+        tqdm.write(f"epoch {epoch}: loss {total_loss / len(train_x):.4f}, test accuracy {test_acc:.4%}")
+    model.eval()
+    test_acc = curves["test_accuracy"][-1]
+    metrics = {
+        "test_accuracy": test_acc,
+        "test_images": len(test_x),
+        "summary": {
+            f"MNIST test accuracy ({len(test_x):,} images)": f"{test_acc:.2%}",
+            "parameters": f"{count_parameters(model):,}",
+            "epochs": epochs,
+        },
+        "curves": curves,
+    }
+    return model, _finish(metrics, model, start, seed)
+
+
+def joke_stream(jokes: list[str], rng: random.Random) -> torch.Tensor:
+    """Jokes in a random order as one token stream, each preceded and the last followed by EOS."""
+    jokes = jokes[:]
+    rng.shuffle(jokes)
+    tokens = [EOS]
+    for joke in jokes:
+        tokens += encode(joke) + [EOS]
+    return torch.tensor(tokens)
+
+
+def _lm_epoch(model: JokeLSTM, stream: torch.Tensor, batch_size: int, seq_len: int,
+              optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler | None,
+              desc: str, progress: bool) -> float:
+    """One pass of truncated backprop through time over `stream` cut into `batch_size` rows; the LSTM
+    state is carried from chunk to chunk. Returns the mean training loss in nats per token."""
+    model.train()
+    columns = (len(stream) - 1) // batch_size
+    inputs = stream[:batch_size * columns].view(batch_size, columns)
+    targets = stream[1:batch_size * columns + 1].view(batch_size, columns)
+    state, total, count = None, 0.0, 0
+    bar = tqdm(range(0, columns, seq_len), desc=desc, disable=not progress, leave=False)
+    for i in bar:
+        logits, state = model(inputs[:, i:i + seq_len], state)
+        state = tuple(s.detach() for s in state)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets[:, i:i + seq_len].flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        total += loss.item()
+        count += 1
+        bar.set_postfix(bpc=f"{loss.item() / math.log(2):.3f}")
+    return total / max(count, 1)
+
+
+def train_jokes(*, hidden_size: int = 512, num_layers: int = 1, embed_dim: int = 64, dropout: float = 0.1,
+                pretrain_epochs: int = 5, finetune_epochs: int = 8, batch_size: int = 64, seq_len: int = 128,
+                lr: float = 2e-3, finetune_lr: float = 3e-4, clean_weight: int = 2, seed: int = 0,
+                limit: int | None = None, progress: bool = True) -> tuple[JokeLSTM, dict]:
+    """Pretrain on the filtered extra jokes plus the cleanjokes training split (repeated `clean_weight`
+    times), then fine-tune on the cleanjokes training split alone, keeping the epoch with the best
+    validation bits per character. The test split is scored once, at the end."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    clean_train, val, test = (data.clean_jokes(s) for s in ("train", "val", "test"))
+    extra = data.pretraining_jokes()
+    if limit:
+        clean_train, val, test, extra = clean_train[:limit], val[:limit // 4 + 1], test, extra[:limit]
+    model = JokeLSTM(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+    curves: dict[str, list] = {"stage": [], "epoch": [], "train_bpc": [], "val_bpc": []}
+    start = time.time()
+
+    def record(stage: str, epoch: int, loss: float) -> float:
+        val_bpc = bits_per_char(model, val)
+        for key, value in zip(curves, (stage, epoch, round(loss / math.log(2), 4), round(val_bpc, 4))):
+            curves[key].append(value)
+        tqdm.write(f"{stage} epoch {epoch}: train {loss / math.log(2):.3f} bpc, val {val_bpc:.3f} bpc")
+        return val_bpc
+
+    corpus = extra + clean_train * clean_weight
+    if pretrain_epochs:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        steps = pretrain_epochs * math.ceil((sum(len(encode(j)) + 1 for j in corpus) // batch_size) / seq_len)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps + 1,
+                                                       pct_start=0.05)
+        for epoch in range(1, pretrain_epochs + 1):
+            loss = _lm_epoch(model, joke_stream(corpus, rng), batch_size, seq_len, optimizer, schedule,
+                             f"pretrain {epoch}/{pretrain_epochs}", progress)
+            record("pretrain", epoch, loss)
+    best_bpc, best_state = bits_per_char(model, val), copy.deepcopy(model.state_dict())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=finetune_lr, weight_decay=0.01)
+    for epoch in range(1, finetune_epochs + 1):
+        loss = _lm_epoch(model, joke_stream(clean_train, rng), min(batch_size, 32), seq_len, optimizer, None,
+                         f"finetune {epoch}/{finetune_epochs}", progress)
+        val_bpc = record("finetune", epoch, loss)
+        if val_bpc < best_bpc:
+            best_bpc, best_state = val_bpc, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    model.eval()
+    test_bpc = bits_per_char(model, test)
+    per_joke = [model.nll(j) / math.log(2) / len(j) for j in test]
+    metrics = {
+        "test_bpc": round(test_bpc, 4),
+        "val_bpc": round(best_bpc, 4),
+        "test_jokes": len(test),
+        "test_min_joke_bpc": round(min(per_joke), 4),
+        "pretraining_jokes": len(extra),
+        "summary": {
+            f"bits per character, {len(test)} held-out cleanjokes": f"{test_bpc:.3f}",
+            "lowest bits per character of any held-out joke (memorisation check)": f"{min(per_joke):.3f}",
+            "parameters": f"{count_parameters(model):,}",
+            "pretraining jokes (filtered)": f"{len(extra):,}",
+        },
+        "curves": curves,
+    }
+    return model, _finish(metrics, model, start, seed)
+
+
+def _finish(metrics: dict, model: torch.nn.Module, start: float, seed: int) -> dict:
+    """Add what every checkpoint records: size, time, machine, seed and the exact command."""
+    metrics.update({
+        "parameters": count_parameters(model),
+        "train_seconds": round(time.time() - start, 1),
+        "device": f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+        "seed": seed,
+        "command": "python -m src.train " + shlex.join(sys.argv[1:]),
+        "torch": torch.__version__,
+    })
+    metrics["summary"]["training time"] = f"{metrics['train_seconds'] / 60:.1f} min on {metrics['device']}"
+    return metrics
+
+
+def save(model: DigitRNN | JokeLSTM, metrics: dict, out: Path, name: str) -> None:
+    """Write the checkpoint folder (weights, config, metrics, card)."""
+    model.metrics = {"name": name, **metrics}
+    (out / "README.md").unlink(missing_ok=True)  # the card is regenerated from the new metrics
+    model.save_pretrained(out)
+    print(f"saved {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="task", required=True)
+    digits = sub.add_parser("digits", help="MNIST row-reading classifier")
+    digits.add_argument("--bidirectional", action="store_true")
+    digits.add_argument("--hidden-size", type=int, default=128)
+    digits.add_argument("--epochs", type=int, default=30)
+    digits.add_argument("--batch-size", type=int, default=128)
+    digits.add_argument("--lr", type=float, default=3e-3)
+    jokes = sub.add_parser("jokes", help="byte-level joke language model")
+    jokes.add_argument("--hidden-size", type=int, default=512)
+    jokes.add_argument("--num-layers", type=int, default=1)
+    jokes.add_argument("--pretrain-epochs", type=int, default=5)
+    jokes.add_argument("--finetune-epochs", type=int, default=8)
+    jokes.add_argument("--batch-size", type=int, default=64)
+    jokes.add_argument("--seq-len", type=int, default=128)
+    jokes.add_argument("--lr", type=float, default=2e-3)
+    for p in (digits, jokes):
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--limit", type=int, default=None, help="train on a small slice (smoke tests)")
+        p.add_argument("--out", type=Path, required=True)
+        p.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    common = dict(seed=args.seed, limit=args.limit, progress=not args.no_progress)
+    if args.task == "digits":
+        model, metrics = train_digits(bidirectional=args.bidirectional, hidden_size=args.hidden_size,
+                                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, **common)
+        name = "digit-bilstm" if args.bidirectional else "digit-lstm"
+    else:
+        model, metrics = train_jokes(hidden_size=args.hidden_size, num_layers=args.num_layers,
+                                     pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs,
+                                     batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, **common)
+        name = "joke-lstm"
+    save(model, metrics, args.out, name)
+
+
+if __name__ == "__main__":
+    main()
