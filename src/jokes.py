@@ -90,7 +90,7 @@ class JokeLSTM(
             token = sample_token(logits, temperature, top_k, top_p, generator)
             if token == EOS:
                 break
-            is_space = chr(token).isspace()
+            is_space = token < 128 and chr(token).isspace()  # bytes >= 128 are parts of characters
             if not is_space and not in_word:
                 if words == max_words:
                     break

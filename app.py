@@ -1,0 +1,47 @@
+"""Run the LSTM vs Bi-LSTM demo: `python app.py [--host 0.0.0.0] [--port 7860] [--share]`.
+
+On a Hugging Face Space the same file runs unchanged (gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+environment variables are honoured when no flag is given).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import torch
+
+from src.hub import MODELS, load_model
+from src.ui import Models, build_demo, launch_options
+
+log = logging.getLogger("app")
+
+
+def load_models() -> Models:
+    """Load every model once; a model that fails is reported and its tab answers with the reason."""
+    models, errors = {}, {}
+    for name in MODELS:
+        try:
+            models[name] = load_model(name)
+        except Exception as error:  # the app still serves the other models
+            errors[name] = str(error)
+            log.error("%s could not be loaded: %s", name, error)
+    return Models(models, errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="LSTM vs Bi-LSTM demo")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # One request is one small forward pass: a thread each keeps concurrent requests from contending.
+    torch.set_num_threads(1)
+    demo = build_demo(load_models())
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share or None, **launch_options())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""What the app shows, computed on plain values (numpy arrays, strings) from the loaded models."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from src.digits import DigitRNN
+from src.jokes import EOS, JokeLSTM, filtered_probs
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def digit_probabilities(model: DigitRNN, image28: np.ndarray) -> tuple[dict[str, float], float]:
+    """Class probabilities for one (28, 28) image and the milliseconds the model took."""
+    x = torch.from_numpy(np.asarray(image28, dtype=np.float32))[None]
+    start = time.perf_counter()
+    with torch.inference_mode():
+        probs = model(x).softmax(-1)[0]
+    elapsed = (time.perf_counter() - start) * 1000
+    return dict(zip(DIGITS, probs.tolist())), elapsed
+
+
+def top_digit(probs: dict[str, float]) -> str:
+    return max(probs, key=probs.get)
+
+
+def reading_curves(model: DigitRNN, image28: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Per direction, a long table (row, digit, probability) of the model's belief row by row."""
+    views = model.row_by_row(torch.from_numpy(np.asarray(image28, dtype=np.float32))[None])
+    tables = {}
+    for direction, probs in views.items():
+        p = probs[0].numpy()  # (28 rows, 10 digits)
+        tables[direction] = pd.DataFrame({
+            "row": np.repeat(np.arange(1, 29), 10),
+            "digit": np.tile(DIGITS, 28),
+            "probability": p.reshape(-1).round(4),
+        })
+    return tables
+
+
+def token_label(token: int) -> str:
+    """Readable name of a byte token for charts."""
+    if token == EOS:
+        return "⏎ end"
+    char = chr(token)
+    if char == " ":
+        return "␣ space"
+    return char if char.isprintable() and token < 128 else f"\\x{token:02x}"
+
+
+def next_token_table(model: JokeLSTM, prompt: str, temperature: float, top_k: int, top_p: float,
+                     top: int = 12) -> pd.DataFrame:
+    """The next token's distribution for `prompt` as the model gives it (T=1) and after the chosen
+    temperature / top-k / top-p, for the `top` most likely tokens."""
+    logits = model.next_token_logits(prompt)
+    raw = filtered_probs(logits, 1.0)
+    after = filtered_probs(logits, temperature, top_k, top_p)
+    order = raw.argsort(descending=True)[:top].tolist()
+    rows = []
+    for rank, token in enumerate(order):
+        label = f"{rank + 1:02d} {token_label(token)}"
+        rows.append({"token": label, "distribution": "model (T = 1)", "probability": float(raw[token])})
+        rows.append({"token": label, "distribution": f"sampled (T = {temperature:g})",
+                     "probability": float(after[token])})
+    return pd.DataFrame(rows)
+
+
+def enlarge(image28: np.ndarray, factor: int = 8) -> np.ndarray:
+    """A (28, 28) float image as a bigger uint8 picture with visible pixels."""
+    pixels = (np.clip(image28, 0, 1) * 255).astype(np.uint8)
+    return np.kron(pixels, np.ones((factor, factor), dtype=np.uint8))

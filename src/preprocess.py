@@ -1,0 +1,128 @@
+"""Turn a drawing or a photo into the 28x28 input MNIST models expect, the way MNIST itself was made.
+
+Ink is read from transparency when the image has any (a canvas layer or a transparent export), otherwise
+from the difference to the background colour, which is taken from the image border, so dark-on-light
+and light-on-dark both work. The ink is cropped, fitted into 20x20 keeping its aspect ratio, and placed
+in a 28x28 frame with its centre of mass at the centre.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as TF
+
+MAX_PIXELS = 40_000_000  # larger uploads are refused rather than decoded
+WORK_SIDE = 512  # big images are shrunk to this before the ink is located
+INK_FLOOR = 0.25  # photo noise below this share of the strongest ink is treated as paper
+
+
+class NotAnImageError(ValueError):
+    """The input could not be read as an image."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as an RGBA uint8 array (EXIF rotation applied); refuses non-images and huge ones."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise NotAnImageError(
+                    f"image is too large ({width}x{height} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels")
+            image.draft("RGB", (WORK_SIDE * 2, WORK_SIDE * 2))  # JPEGs decode straight at a reduced size
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGBA"))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise NotAnImageError(f"could not read the file as an image ({error.__class__.__name__})") from error
+
+
+def _as_rgba(image: np.ndarray) -> np.ndarray:
+    """Any of (H, W), (H, W, 1|3|4) in uint8 or float [0, 1] -> (H, W, 4) float in [0, 1]."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    image = image.astype(np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) < 1:
+        raise NotAnImageError(f"expected an image array, got shape {image.shape}")
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    if image.shape[2] == 3:
+        image = np.concatenate([image, np.ones_like(image[..., :1])], axis=2)
+    return np.clip(image, 0.0, 1.0)
+
+
+def _shrink(image: np.ndarray) -> np.ndarray:
+    """Downscale (antialiased) so the longer side is at most WORK_SIDE."""
+    height, width = image.shape[:2]
+    if max(height, width) <= WORK_SIDE:
+        return image
+    scale = WORK_SIDE / max(height, width)
+    size = [max(1, round(height * scale)), max(1, round(width * scale))]
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    return TF.resize(tensor, size, antialias=True).permute(1, 2, 0).numpy()
+
+
+def ink_map(image: np.ndarray) -> np.ndarray:
+    """Ink intensity in [0, 1] (1 = strongest stroke) for an image array of any common layout."""
+    rgba = _shrink(_as_rgba(image))
+    alpha = rgba[..., 3]
+    if alpha.min() < 0.98:
+        # Transparency carries the drawing: ink is what is opaque, whatever its colour.
+        ink = alpha
+        if alpha.max() > 0.98 and alpha.mean() > 0.5:
+            # An opaque image with transparent strokes cut out of it: invert.
+            ink = 1.0 - alpha
+        return ink
+    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    ink = (background - gray) if background > 0.5 else (gray - background)
+    strongest = float(ink.max())
+    if strongest < 0.1:  # a blank or nearly uniform image
+        return np.zeros_like(gray)
+    ink = np.clip((ink / strongest - INK_FLOOR) / (1 - INK_FLOOR), 0.0, 1.0)
+    return ink
+
+
+def editor_ink(background: np.ndarray | None, layers: list[np.ndarray] | None,
+               composite: np.ndarray | None) -> np.ndarray | None:
+    """Ink of a sketchpad value: from its composite when sent, else from its layers over its background."""
+    if composite is not None:
+        return ink_map(composite)
+    parts = [ink_map(layer) for layer in (layers or []) if layer is not None]
+    if background is not None:
+        parts.append(ink_map(background))
+    if not parts:
+        return None
+    shape = parts[0].shape
+    return np.maximum.reduce([p for p in parts if p.shape == shape])
+
+
+def to_mnist(ink: np.ndarray | None, min_ink: float = 4.0) -> np.ndarray | None:
+    """Crop to the ink, fit it into 20x20 keeping the aspect ratio, and centre its mass in 28x28.
+
+    Returns float32 (28, 28) in [0, 1], white digit on black, or None when there is (almost) no ink.
+    """
+    if ink is None or ink.sum() < min_ink:
+        return None
+    rows, cols = np.nonzero(ink > 0.05)
+    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    height, width = crop.shape
+    scale = 20.0 / max(height, width)
+    size = [max(1, round(height * scale)), max(1, round(width * scale))]
+    small = TF.resize(torch.from_numpy(np.ascontiguousarray(crop))[None], size, antialias=True)[0].numpy()
+    small = np.clip(small, 0.0, None)
+    if small.max() <= 0:
+        return None
+    small = small / small.max()
+    total = small.sum()
+    com_y = (small.sum(axis=1) * np.arange(small.shape[0])).sum() / total
+    com_x = (small.sum(axis=0) * np.arange(small.shape[1])).sum() / total
+    top = int(np.clip(round(13.5 - com_y), 0, 28 - small.shape[0]))
+    left = int(np.clip(round(13.5 - com_x), 0, 28 - small.shape[1]))
+    out = np.zeros((28, 28), dtype=np.float32)
+    out[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return out
