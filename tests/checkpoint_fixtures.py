@@ -1,0 +1,25 @@
+"""pytest fixtures: the real bundled checkpoints, loaded once per session."""
+from __future__ import annotations
+
+import pytest
+
+from src.digits import DigitRNN
+from src.hub import MODELS, bundled_folder, load_folder
+from src.jokes import JokeLSTM
+
+
+def _load(name: str):
+    folder = bundled_folder(name)
+    if not (folder / "model.safetensors").exists():
+        pytest.fail(f"the bundled checkpoint {folder} is missing: train it (see README)")
+    return load_folder(MODELS[name].cls, folder)
+
+
+@pytest.fixture(scope="session")
+def joke_model() -> JokeLSTM:
+    return _load("joke-lstm")
+
+
+@pytest.fixture(scope="session")
+def digit_models() -> dict[str, DigitRNN]:
+    return {name: _load(name) for name in ("digit-lstm", "digit-bilstm")}

@@ -1,0 +1,116 @@
+"""The public API through gradio_client against the real app on loopback, bad input included."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from src import data
+
+
+@pytest.fixture(scope="module")
+def client(app_url: str) -> Client:
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return data.mnist_tensors(train=False)
+
+
+def canvas_export(digit: np.ndarray, tmp_path, name: str, size: int, at: tuple[int, int],
+                  transparent: bool) -> str:
+    """An MNIST digit redrawn as a canvas export: black ink on a white or transparent 400x400 canvas."""
+    ink = Image.fromarray((digit * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    canvas = Image.new("RGBA", (400, 400), (255, 255, 255, 0 if transparent else 255))
+    black = Image.new("RGBA", (size, size), (0, 0, 0, 255))
+    canvas.paste(black, at, mask=ink)
+    path = tmp_path / f"{name}.png"
+    canvas.save(path)
+    return str(path)
+
+
+def test_api_lists_only_the_three_endpoints(client):
+    assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
+        "/generate", "/classify", "/compare"}
+
+
+def test_classify_redrawn_mnist_digits(client, mnist_test, tmp_path):
+    images, labels = mnist_test
+    rng = np.random.default_rng(0)
+    correct = 0
+    for i in range(40):
+        size = int(rng.integers(120, 380))
+        at = (int(rng.integers(0, 401 - size)), int(rng.integers(0, 401 - size)))
+        path = canvas_export(images[i].numpy(), tmp_path, f"d{i}", size, at, transparent=bool(i % 2))
+        result = client.predict(handle_file(path), api_name="/classify")
+        assert {c["label"] for c in result["confidences"]} <= {str(d) for d in range(10)}
+        correct += result["label"] == str(int(labels[i]))
+    assert correct >= 38
+
+
+def test_compare_returns_both_models(client, mnist_test, tmp_path):
+    images, labels = mnist_test
+    path = canvas_export(images[0].numpy(), tmp_path, "seven", 300, (50, 50), transparent=False)
+    lstm, bilstm, facts = client.predict(handle_file(path), api_name="/compare")
+    assert lstm["label"] == bilstm["label"] == str(int(labels[0]))
+    assert facts["agree"] is True
+    assert facts["LSTM"]["latency_ms"] > 0 and facts["Bi-LSTM"]["latency_ms"] > 0
+
+
+def test_generate_is_repeatable_with_a_seed_and_streams(client):
+    args = ("Why did the chicken", 0.9, 0, 1.0, 30, 1234)
+    first = client.predict(*args, api_name="/generate")
+    assert first.startswith("Why did the chicken") and len(first) > len(args[0]) + 3
+    assert client.predict(*args, api_name="/generate") == first
+    job = client.submit(*args, api_name="/generate")
+    outputs = list(job)
+    assert len(outputs) > 2 and outputs[-1] == first
+    assert all(b.startswith(a) for a, b in zip(outputs, outputs[1:])), "each update extends the last"
+
+
+@pytest.mark.parametrize("prompt", ["", "Qwzxv blorptang snerf", "🤖¿Ünïcödé?\n\t", "Knock knock."])
+def test_any_prompt_produces_a_joke(client, prompt):
+    text = client.predict(prompt, 0.8, 0, 0.95, 40, 7, api_name="/generate")
+    assert text.startswith(prompt) and len(text[len(prompt):].split()) >= 2
+
+
+def test_top_k_and_top_p_off_and_greedy(client):
+    assert client.predict("Why", 0, 0, 1.0, 12, 1, api_name="/generate") == \
+        client.predict("Why", 0, 0, 1.0, 12, 2, api_name="/generate")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("x", -0.5, 0, 1.0, 10, 1), "minimum"),
+    (("x", 0.8, 0, 0.0, 10, 1), "minimum"),
+    (("x", 0.8, 0, 1.5, 10, 1), "maximum"),
+    (("x", 0.8, -3, 1.0, 10, 1), "minimum"),
+    (("x", 0.8, 0, 1.0, 10**6, 1), "maximum"),
+    (("x", 0.8, 0, 1.0, 0, 1), "minimum"),
+    (("x" * 20_000, 0.8, 0, 1.0, 10, 1), "limit is 2,000"),
+])
+def test_bad_generation_settings_get_a_message(client, args, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name="/generate")
+    assert client.predict("ok", 0, 0, 1.0, 3, 1, api_name="/generate").startswith("ok")
+
+
+def test_bad_images_get_a_message_and_the_server_keeps_serving(client, tmp_path, mnist_test):
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("this is not an image")
+    white = tmp_path / "white.png"
+    Image.new("RGB", (400, 400), "white").save(white)
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (400, 400), (0, 0, 0, 0)).save(clear)
+    huge = tmp_path / "huge.png"
+    Image.new("L", (12_000, 12_000), 255).save(huge)
+    cases = {not_image: "not a usable image", white: "blank", clear: "blank", huge: "too large"}
+    for path, message in cases.items():
+        for endpoint in ("/classify", "/compare"):
+            with pytest.raises(AppError, match=message):
+                client.predict(handle_file(str(path)), api_name=endpoint)
+    images, labels = mnist_test
+    good = canvas_export(images[1].numpy(), tmp_path, "two", 300, (40, 40), transparent=True)
+    assert client.predict(handle_file(good), api_name="/classify")["label"] == str(int(labels[1]))

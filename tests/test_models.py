@@ -1,0 +1,142 @@
+"""The models' contracts: shapes, directions, exact likelihoods, sampling, and a tiny training run."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from src.digits import DigitRNN
+from src.hub import load_folder
+from src.jokes import EOS, JokeLSTM, check_sampling, encode, filtered_probs
+from src.train import train_digits, train_jokes
+
+
+@pytest.fixture(scope="module")
+def tiny_lm() -> JokeLSTM:
+    torch.manual_seed(0)
+    return JokeLSTM(embed_dim=8, hidden_size=24, num_layers=1).eval()
+
+
+def test_bilstm_classifies_from_both_final_states():
+    torch.manual_seed(0)
+    model = DigitRNN(hidden_size=8, bidirectional=True).eval()
+    x = torch.rand(3, 28, 28)
+    output, _ = model.lstm((x - 0.1307) / 0.3081)
+    # forward half after the last row, backward half after reading back to the first row
+    expected = model.head(torch.cat([output[:, -1, :8], output[:, 0, 8:]], -1))
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    assert not torch.allclose(model(x), model.head(output[:, -1]), atol=1e-4)
+
+
+def test_direction_shares_add_up_to_the_logits():
+    model = DigitRNN(hidden_size=8, bidirectional=True).eval()
+    x = torch.rand(2, 28, 28)
+    parts = model.direction_logits(x)
+    assert torch.allclose(parts["forward"] + parts["backward"] + parts["bias"], model(x), atol=1e-5)
+
+
+def test_lstm_row_by_row_ends_at_its_prediction():
+    model = DigitRNN(hidden_size=8, bidirectional=False).eval()
+    x = torch.rand(2, 28, 28)
+    rows = model.row_by_row(x)["forward"]
+    assert rows.shape == (2, 28, 10)
+    assert torch.allclose(rows[:, -1], model(x).softmax(-1), atol=1e-6)
+
+
+def test_digit_model_rejects_wrong_shapes():
+    with pytest.raises(ValueError, match="28, 28"):
+        DigitRNN(hidden_size=8)(torch.rand(2, 28, 27))
+
+
+def test_nll_is_the_probability_of_exactly_that_text(tiny_lm):
+    text = "Zbigniew's xylophone? 🤖"
+    tokens = [EOS, *encode(text), EOS]
+    # Score token by token with the carried state: the same sum as nll's single pass.
+    total, state = 0.0, None
+    for prev, nxt in zip(tokens, tokens[1:]):
+        logits, state = tiny_lm(torch.tensor([[prev]]), state)
+        total -= logits[0, -1].log_softmax(-1)[nxt].item()
+    assert tiny_lm.nll(text) == pytest.approx(total, rel=1e-5)
+    assert tiny_lm.nll("") > 0
+    assert tiny_lm.nll(text) != pytest.approx(tiny_lm.nll(text + "!"))
+
+
+def test_any_prompt_generates(tiny_lm):
+    for prompt in ["", "qwzx unknownword", "🤖 ünï\x00\n\t", "\ud800 lone surrogate", "a" * 3000]:
+        text = "".join(tiny_lm.generate(prompt, max_words=5, seed=1))
+        assert isinstance(text, str)
+
+
+def test_same_seed_same_text_and_greedy_ignores_seed(tiny_lm):
+    def run(**kw):
+        return "".join(tiny_lm.generate("Why did", max_words=12, stop_at_end=False, **kw))
+    assert run(seed=7) == run(seed=7)
+    assert run(seed=7) != run(seed=8)
+    assert run(temperature=0, seed=1) == run(temperature=0, seed=2) == run(top_k=1, seed=3)
+
+
+def test_stop_at_end_false_runs_to_max_words(joke_model):
+    for max_words in (1, 7, 60):
+        text = "".join(joke_model.generate("", max_words=max_words, seed=3, stop_at_end=False))
+        assert len(text.split()) == max_words
+
+
+def test_stops_at_the_end_of_a_joke(joke_model):
+    lengths = [len("".join(joke_model.generate("Why did the", max_words=300, seed=s)).split()) for s in range(5)]
+    assert all(n < 300 for n in lengths), "jokes end on their own"
+
+
+def test_state_is_carried_one_step_per_token(tiny_lm):
+    calls = []
+    hook = tiny_lm.lstm.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[1]))
+    try:
+        pieces = list(tiny_lm.generate("one two three four five " * 10, max_words=5, seed=0, stop_at_end=False))
+    finally:
+        hook.remove()
+    prompt_len = 1 + len("one two three four five " * 10)
+    assert calls[0] == prompt_len
+    assert set(calls[1:]) == {1}, "after the prompt, every sampled token costs exactly one LSTM step"
+    assert len(calls) - 1 <= len("".join(pieces).encode())
+
+
+def test_filters():
+    logits = torch.tensor([3.0, 2.0, 1.0, 0.0])
+    assert torch.equal(filtered_probs(logits, 0), torch.tensor([1.0, 0, 0, 0]))
+    assert (filtered_probs(logits, 1.0, top_k=2)[2:] == 0).all()
+    probs = filtered_probs(logits, 1.0)
+    nucleus = filtered_probs(logits, 1.0, top_p=float(probs[0] + 1e-3))
+    assert (nucleus[:2] > 0).all() and (nucleus[2:] == 0).all()
+    assert torch.allclose(filtered_probs(logits, 1.0, top_k=0, top_p=1.0), probs)
+    assert filtered_probs(logits, 2.0).max() < probs.max() < filtered_probs(logits, 0.5).max()
+
+
+@pytest.mark.parametrize("args, message", [
+    ((-0.1, 0, 1.0, 5), "temperature"), ((math.nan, 0, 1.0, 5), "temperature"), ((1.0, -1, 1.0, 5), "top_k"),
+    ((1.0, 0, 0.0, 5), "top_p"), ((1.0, 0, 1.5, 5), "top_p"), ((1.0, 0, 1.0, 0), "max_words"),
+])
+def test_sampling_settings_are_checked(args, message):
+    with pytest.raises(ValueError, match=message):
+        check_sampling(*args)
+
+
+def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
+    model, metrics = train_digits(bidirectional=True, hidden_size=16, epochs=1, limit=512, progress=False)
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["parameters"] == sum(p.numel() for p in model.parameters())
+    assert len(metrics["curves"]["test_accuracy"]) == 1
+    model.metrics = {"name": "digit-bilstm", **metrics}
+    model.save_pretrained(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} >= {"config.json", "model.safetensors", "metrics.json", "README.md"}
+    loaded = load_folder(DigitRNN, tmp_path)
+    assert not loaded.training and loaded.metrics["test_accuracy"] == metrics["test_accuracy"]
+    x = torch.rand(4, 28, 28)
+    assert torch.equal(loaded(x), model.eval()(x))
+    assert "MNIST test accuracy" in (tmp_path / "README.md").read_text()
+
+
+def test_tiny_joke_training_learns_something():
+    model, metrics = train_jokes(hidden_size=32, embed_dim=8, pretrain_epochs=1, finetune_epochs=1,
+                                 batch_size=8, seq_len=32, limit=40, progress=False)
+    assert metrics["test_jokes"] == 162
+    assert metrics["test_bpc"] < 8.0, "better than a uniform guess over 257 tokens"
+    assert [s for s in metrics["curves"]["stage"]] == ["pretrain", "finetune"]
