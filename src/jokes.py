@@ -1,7 +1,9 @@
-"""A byte-level LSTM language model of short jokes: exact likelihoods and streaming sampling.
+"""A subword LSTM language model of short jokes: exact likelihoods and streaming sampling.
 
-Every string is its UTF-8 bytes, so any prompt works (unknown words, emoji, empty) and `nll` is the
-probability of exactly that text. Token 256 marks both the start and the end of a joke.
+The vocabulary (src.tokenizer) holds frequent words and word pieces plus every single byte, so any
+prompt works (unknown words, emoji, empty) and `nll` scores exactly the given text: unknown words are
+spelled with smaller tokens, down to bytes, and pay for every one of them. Token 0 marks both the start
+and the end of a joke.
 """
 from __future__ import annotations
 
@@ -10,63 +12,70 @@ import math
 from collections.abc import Iterator
 
 import torch
-from src.checkpoint import HubCheckpoint
 from torch import nn
 from torch.nn import functional as F
 
-EOS = 256
-VOCAB_SIZE = 257
-# Bytes allowed per requested word before generation gives up on a word boundary.
-MAX_BYTES_PER_WORD = 32
+from src.checkpoint import HubCheckpoint
+from src.tokenizer import EOS, Tokenizer
 
-
-def encode(text: str) -> list[int]:
-    """Text -> byte ids. surrogatepass keeps every Python str encodable, so no prompt can fail."""
-    return list(text.encode("utf-8", errors="surrogatepass"))
+# Tokens allowed per requested word before generation gives up on reaching max_words.
+MAX_TOKENS_PER_WORD = 16
 
 
 class JokeLSTM(
     nn.Module,
     HubCheckpoint,
     library_name="pytorch",
-    tags=["text-generation", "lstm", "jokes", "byte-level"],
+    tags=["text-generation", "lstm", "jokes"],
     license="mit",
 ):
-    """Byte-level LSTM language model."""
+    """Subword LSTM language model with tied input and output embeddings."""
 
-    card_title = "Byte-level LSTM joke generator"
+    card_title = "Subword LSTM joke generator"
     card_description = (
         "Pretrained on filtered jokes from the Short Jokes collections, fine-tuned on the training split of "
-        "r/cleanjokes (ID % 10 != 0). Bits per character are measured on the 162 held-out jokes."
+        "r/cleanjokes (ID % 10 != 0). Bits per character are measured on the 162 held-out jokes. The "
+        "vocabulary (frequent words, word pieces and all 256 bytes) is in config.json."
     )
 
-    def __init__(self, embed_dim: int = 64, hidden_size: int = 512, num_layers: int = 2,
-                 dropout: float = 0.1):
+    def __init__(self, vocab: list[str], embed_dim: int = 256, hidden_size: int = 512, num_layers: int = 1,
+                 dropout: float = 0.25):
         super().__init__()
-        self.embed = nn.Embedding(VOCAB_SIZE, embed_dim)
+        self.tokenizer = Tokenizer(vocab)
+        self.embed = nn.Embedding(len(self.tokenizer), embed_dim)
         self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, VOCAB_SIZE)
+        self.proj = nn.Linear(hidden_size, embed_dim)
+        self.head = nn.Linear(embed_dim, len(self.tokenizer))
+        self.head.weight = self.embed.weight  # tied: a token's input and output vectors are one
 
     def forward(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """(batch, time) token ids -> logits (batch, time, 257) and the LSTM state after the last step."""
-        output, state = self.lstm(self.embed(tokens), state)
-        return self.head(self.dropout(output)), state
+        """(batch, time) token ids -> logits (batch, time, vocab) and the LSTM state after the last step."""
+        output, state = self.lstm(self.dropout(self.embed(tokens)), state)
+        return self.head(self.proj(self.dropout(output))), state
+
+    def encode_joke(self, text: str) -> list[int]:
+        """Ids of a joke's text, preceded by the start-of-joke token."""
+        return [EOS, *self.tokenizer.encode(text)]
 
     @torch.no_grad()
     def nll(self, text: str) -> float:
         """Negative log-likelihood in nats of `text` as a whole joke (its end-of-joke token included)."""
-        tokens = torch.tensor([[EOS, *encode(text), EOS]])
+        tokens = torch.tensor([self.encode_joke(text) + [EOS]])
         logits, _ = self(tokens[:, :-1])
         return F.cross_entropy(logits[0], tokens[0, 1:], reduction="sum").item()
 
     @torch.no_grad()
     def next_token_logits(self, prompt: str) -> torch.Tensor:
-        """Logits (257,) of the token that follows `prompt` at the start of a joke."""
-        logits, _ = self(torch.tensor([[EOS, *encode(prompt)]]))
+        """Logits (vocab,) of the token that follows `prompt` at the start of a joke."""
+        logits, _ = self(torch.tensor([self.encode_joke(prompt)]))
         return logits[0, -1]
+
+    def token_text(self, token: int) -> str:
+        """A token as readable text (bytes that are not whole characters are replaced)."""
+        return self.tokenizer.token_bytes(token).decode("utf-8", errors="replace")
 
     @torch.no_grad()
     def generate(self, prompt: str = "", *, temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0,
@@ -75,28 +84,27 @@ class JokeLSTM(
 
         temperature 0 is greedy; top_k=0 and top_p=1.0 disable those filters; the same seed gives the
         same text. Stops at the end-of-joke token (unless stop_at_end=False, which forbids it) or
-        before the word that would exceed max_words.
+        before the token that would start word max_words + 1.
         """
         check_sampling(temperature, top_k, top_p, max_words)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        # The prompt is read once; afterwards each sampled byte costs one LSTM step on the carried state.
-        logits, state = self(torch.tensor([[EOS, *encode(prompt)]]))
+        # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried state.
+        logits, state = self(torch.tensor([self.encode_joke(prompt)]))
         logits = logits[0, -1]
         words, in_word = 0, bool(prompt) and not prompt[-1].isspace()
-        for _ in range(max_words * MAX_BYTES_PER_WORD):
+        for _ in range(max_words * MAX_TOKENS_PER_WORD):
             if not stop_at_end:
                 logits[EOS] = -math.inf
             token = sample_token(logits, temperature, top_k, top_p, generator)
             if token == EOS:
                 break
-            is_space = token < 128 and chr(token).isspace()  # bytes >= 128 are parts of characters
-            if not is_space and not in_word:
-                if words == max_words:
-                    break
-                words += 1
-            in_word = not is_space
-            piece = decoder.decode(bytes([token]))
+            data = self.tokenizer.token_bytes(token)
+            words_after, in_word_after = count_words(data, words, in_word)
+            if words_after > max_words:
+                break
+            words, in_word = words_after, in_word_after
+            piece = decoder.decode(data)
             if piece:
                 yield piece
             logits, state = self(torch.tensor([[token]]), state)
@@ -104,6 +112,16 @@ class JokeLSTM(
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
+
+
+def count_words(data: bytes, words: int, in_word: bool) -> tuple[int, bool]:
+    """Word count and in-word flag after appending `data` (words are runs of non-whitespace)."""
+    for byte in data:
+        is_space = byte < 128 and chr(byte).isspace()  # bytes >= 128 are parts of characters
+        if not is_space and not in_word:
+            words += 1
+        in_word = not is_space
+    return words, in_word
 
 
 def check_sampling(temperature: float, top_k: int, top_p: float, max_words: int) -> None:

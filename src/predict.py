@@ -8,7 +8,8 @@ import pandas as pd
 import torch
 
 from src.digits import DigitRNN
-from src.jokes import EOS, JokeLSTM, filtered_probs
+from src.jokes import JokeLSTM, filtered_probs
+from src.tokenizer import EOS
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -41,14 +42,11 @@ def reading_curves(model: DigitRNN, image28: np.ndarray) -> dict[str, pd.DataFra
     return tables
 
 
-def token_label(token: int) -> str:
-    """Readable name of a byte token for charts."""
+def token_label(model: JokeLSTM, token: int) -> str:
+    """Readable name of a token for charts, with its whitespace made visible."""
     if token == EOS:
-        return "⏎ end"
-    char = chr(token)
-    if char == " ":
-        return "␣ space"
-    return char if char.isprintable() and token < 128 else f"\\x{token:02x}"
+        return "⏎ (end of joke)"
+    return model.token_text(token).replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
 
 
 def next_token_table(model: JokeLSTM, prompt: str, temperature: float, top_k: int, top_p: float,
@@ -61,7 +59,7 @@ def next_token_table(model: JokeLSTM, prompt: str, temperature: float, top_k: in
     order = raw.argsort(descending=True)[:top].tolist()
     rows = []
     for rank, token in enumerate(order):
-        label = f"{rank + 1:02d} {token_label(token)}"
+        label = f"{rank + 1:02d} {token_label(model, token)}"
         rows.append({"token": label, "distribution": "model (T = 1)", "probability": float(raw[token])})
         rows.append({"token": label, "distribution": f"sampled (T = {temperature:g})",
                      "probability": float(after[token])})

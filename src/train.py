@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from src import data
 from src.digits import DigitRNN
-from src.jokes import EOS, JokeLSTM, encode
+from src.jokes import JokeLSTM
+from src.tokenizer import EOS, build_vocab
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -108,13 +109,13 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
     return model, _finish(metrics, model, start, seed)
 
 
-def joke_stream(jokes: list[str], rng: random.Random) -> torch.Tensor:
-    """Jokes in a random order as one token stream, each preceded and the last followed by EOS."""
-    jokes = jokes[:]
-    rng.shuffle(jokes)
+def joke_stream(encoded: list[list[int]], rng: random.Random) -> torch.Tensor:
+    """Encoded jokes in a random order as one token stream, each preceded and the last followed by EOS."""
+    order = list(range(len(encoded)))
+    rng.shuffle(order)
     tokens = [EOS]
-    for joke in jokes:
-        tokens += encode(joke) + [EOS]
+    for i in order:
+        tokens += encoded[i] + [EOS]
     return torch.tensor(tokens)
 
 
@@ -145,44 +146,52 @@ def _lm_epoch(model: JokeLSTM, stream: torch.Tensor, batch_size: int, seq_len: i
     return total / max(count, 1)
 
 
-def train_jokes(*, hidden_size: int = 512, num_layers: int = 1, embed_dim: int = 64, dropout: float = 0.1,
-                pretrain_epochs: int = 5, finetune_epochs: int = 8, batch_size: int = 64, seq_len: int = 128,
-                lr: float = 2e-3, finetune_lr: float = 3e-4, clean_weight: int = 2, seed: int = 0,
-                limit: int | None = None, progress: bool = True) -> tuple[JokeLSTM, dict]:
-    """Pretrain on the filtered extra jokes plus the cleanjokes training split (repeated `clean_weight`
-    times), then fine-tune on the cleanjokes training split alone, keeping the epoch with the best
-    validation bits per character. The test split is scored once, at the end."""
+def train_jokes(*, n_words: int = 5000, n_chunks: int = 1500, embed_dim: int = 256, hidden_size: int = 512,
+                num_layers: int = 1, dropout: float = 0.25, pretrain_epochs: int = 4, finetune_epochs: int = 6,
+                batch_size: int = 64, seq_len: int = 64, lr: float = 3e-3, finetune_lr: float = 3e-4,
+                clean_weight: int = 2, seed: int = 0, limit: int | None = None, progress: bool = True
+                ) -> tuple[JokeLSTM, dict]:
+    """Build the vocabulary from the training text, pretrain on the filtered extra jokes plus the
+    cleanjokes training split (repeated `clean_weight` times), then fine-tune on the cleanjokes training
+    split alone, keeping the epoch with the best validation bits per character. The test split is
+    scored once, at the end."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     clean_train, val, test = (data.clean_jokes(s) for s in ("train", "val", "test"))
     extra = data.pretraining_jokes()
     if limit:
-        clean_train, val, test, extra = clean_train[:limit], val[:limit // 4 + 1], test, extra[:limit]
-    model = JokeLSTM(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+        clean_train, val, extra = clean_train[:limit], val[:limit // 4 + 1], extra[:limit]
+    corpus = extra + clean_train * clean_weight
+    model = JokeLSTM(build_vocab(corpus, n_words, n_chunks), embed_dim=embed_dim, hidden_size=hidden_size,
+                     num_layers=num_layers, dropout=dropout)
+    encoded_corpus = [model.tokenizer.encode(j) for j in corpus]
+    encoded_clean = encoded_corpus[len(extra):len(extra) + len(clean_train)]
     curves: dict[str, list] = {"stage": [], "epoch": [], "train_bpc": [], "val_bpc": []}
+    chars_per_token = sum(map(len, corpus)) / sum(map(len, encoded_corpus))
     start = time.time()
 
     def record(stage: str, epoch: int, loss: float) -> float:
+        train_bpc = loss / math.log(2) / chars_per_token
         val_bpc = bits_per_char(model, val)
-        for key, value in zip(curves, (stage, epoch, round(loss / math.log(2), 4), round(val_bpc, 4))):
+        for key, value in zip(curves, (stage, epoch, round(train_bpc, 4), round(val_bpc, 4))):
             curves[key].append(value)
-        tqdm.write(f"{stage} epoch {epoch}: train {loss / math.log(2):.3f} bpc, val {val_bpc:.3f} bpc")
+        tqdm.write(f"{stage} epoch {epoch}: train ~{train_bpc:.3f} bpc, val {val_bpc:.3f} bpc")
         return val_bpc
 
-    corpus = extra + clean_train * clean_weight
     if pretrain_epochs:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        steps = pretrain_epochs * math.ceil((sum(len(encode(j)) + 1 for j in corpus) // batch_size) / seq_len)
+        tokens = sum(len(e) + 1 for e in encoded_corpus)
+        steps = pretrain_epochs * math.ceil(tokens // batch_size / seq_len)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps + 1,
                                                        pct_start=0.05)
         for epoch in range(1, pretrain_epochs + 1):
-            loss = _lm_epoch(model, joke_stream(corpus, rng), batch_size, seq_len, optimizer, schedule,
+            loss = _lm_epoch(model, joke_stream(encoded_corpus, rng), batch_size, seq_len, optimizer, schedule,
                              f"pretrain {epoch}/{pretrain_epochs}", progress)
             record("pretrain", epoch, loss)
     best_bpc, best_state = bits_per_char(model, val), copy.deepcopy(model.state_dict())
     optimizer = torch.optim.AdamW(model.parameters(), lr=finetune_lr, weight_decay=0.01)
     for epoch in range(1, finetune_epochs + 1):
-        loss = _lm_epoch(model, joke_stream(clean_train, rng), min(batch_size, 32), seq_len, optimizer, None,
+        loss = _lm_epoch(model, joke_stream(encoded_clean, rng), min(batch_size, 16), seq_len, optimizer, None,
                          f"finetune {epoch}/{finetune_epochs}", progress)
         val_bpc = record("finetune", epoch, loss)
         if val_bpc < best_bpc:
@@ -197,10 +206,12 @@ def train_jokes(*, hidden_size: int = 512, num_layers: int = 1, embed_dim: int =
         "test_jokes": len(test),
         "test_min_joke_bpc": round(min(per_joke), 4),
         "pretraining_jokes": len(extra),
+        "vocab_size": len(model.tokenizer),
         "summary": {
             f"bits per character, {len(test)} held-out cleanjokes": f"{test_bpc:.3f}",
             "lowest bits per character of any held-out joke (memorisation check)": f"{min(per_joke):.3f}",
             "parameters": f"{count_parameters(model):,}",
+            "vocabulary": f"{len(model.tokenizer):,} tokens (words, word pieces, 256 bytes, end)",
             "pretraining jokes (filtered)": f"{len(extra):,}",
         },
         "curves": curves,
@@ -242,11 +253,11 @@ def main(argv: list[str] | None = None) -> None:
     jokes = sub.add_parser("jokes", help="byte-level joke language model")
     jokes.add_argument("--hidden-size", type=int, default=512)
     jokes.add_argument("--num-layers", type=int, default=1)
-    jokes.add_argument("--pretrain-epochs", type=int, default=5)
-    jokes.add_argument("--finetune-epochs", type=int, default=8)
+    jokes.add_argument("--pretrain-epochs", type=int, default=4)
+    jokes.add_argument("--finetune-epochs", type=int, default=6)
     jokes.add_argument("--batch-size", type=int, default=64)
-    jokes.add_argument("--seq-len", type=int, default=128)
-    jokes.add_argument("--lr", type=float, default=2e-3)
+    jokes.add_argument("--seq-len", type=int, default=64)
+    jokes.add_argument("--lr", type=float, default=3e-3)
     for p in (digits, jokes):
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--limit", type=int, default=None, help="train on a small slice (smoke tests)")

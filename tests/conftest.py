@@ -12,6 +12,9 @@ from src import hub
 from src.checkpoint import HubCheckpoint
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
+from src.tokenizer import build_vocab
+from tests.app_server import app_url  # noqa: F401  (fixtures shared by the test modules)
+from tests.checkpoint_fixtures import digit_models, joke_model  # noqa: F401
 from tests.hub_server import HubServer
 
 HUB_REVISION = "v1"
@@ -22,7 +25,7 @@ def tiny_model(name: str, seed: int = 0) -> HubCheckpoint:
     with torch.random.fork_rng(devices=[]):  # leave the global RNG as other tests expect it
         torch.manual_seed(seed)
         if name == "joke-lstm":
-            return JokeLSTM(hidden_size=16, embed_dim=8)
+            return JokeLSTM(build_vocab(["Why did the chicken cross the road?"], 8, 4), hidden_size=16, embed_dim=8)
         return DigitRNN(hidden_size=8, bidirectional=name == "digit-bilstm")
 
 

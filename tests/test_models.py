@@ -8,14 +8,16 @@ import torch
 
 from src.digits import DigitRNN
 from src.hub import load_folder
-from src.jokes import EOS, JokeLSTM, check_sampling, encode, filtered_probs
+from src.jokes import JokeLSTM, check_sampling, filtered_probs
+from src.tokenizer import EOS, build_vocab
 from src.train import train_digits, train_jokes
 
 
 @pytest.fixture(scope="module")
 def tiny_lm() -> JokeLSTM:
     torch.manual_seed(0)
-    return JokeLSTM(embed_dim=8, hidden_size=24, num_layers=1).eval()
+    vocab = build_vocab(["Why did the chicken cross the road?", "What do you call a fish with no eyes?"], 20, 10)
+    return JokeLSTM(vocab, embed_dim=8, hidden_size=24, num_layers=1).eval()
 
 
 def test_bilstm_classifies_from_both_final_states():
@@ -51,7 +53,8 @@ def test_digit_model_rejects_wrong_shapes():
 
 def test_nll_is_the_probability_of_exactly_that_text(tiny_lm):
     text = "Zbigniew's xylophone? 🤖"
-    tokens = [EOS, *encode(text), EOS]
+    tokens = [*tiny_lm.encode_joke(text), EOS]
+    assert b"".join(tiny_lm.tokenizer.token_bytes(t) for t in tokens) == text.encode()
     # Score token by token with the carried state: the same sum as nll's single pass.
     total, state = 0.0, None
     for prev, nxt in zip(tokens, tokens[1:]):
@@ -91,13 +94,11 @@ def test_state_is_carried_one_step_per_token(tiny_lm):
     calls = []
     hook = tiny_lm.lstm.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[1]))
     try:
-        pieces = list(tiny_lm.generate("one two three four five " * 10, max_words=5, seed=0, stop_at_end=False))
+        list(tiny_lm.generate("one two three four five " * 10, max_words=5, seed=0, stop_at_end=False))
     finally:
         hook.remove()
-    prompt_len = 1 + len("one two three four five " * 10)
-    assert calls[0] == prompt_len
+    assert calls[0] == len(tiny_lm.encode_joke("one two three four five " * 10))
     assert set(calls[1:]) == {1}, "after the prompt, every sampled token costs exactly one LSTM step"
-    assert len(calls) - 1 <= len("".join(pieces).encode())
 
 
 def test_filters():
