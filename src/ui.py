@@ -41,21 +41,34 @@ CSS = """
 """
 
 
-class ImageFile(gr.Image):
-    """gr.Image that hands the function the uploaded file's path untouched (no re-encoding, whatever its
-    size) and answers an unreadable upload with a clear message instead of a server-side exception."""
+def checked(component: type[gr.components.Component], fix: str) -> type[gr.components.Component]:
+    """A subclass of a gradio input component whose own input checks answer with a clear gr.Error
+    (naming the input and what to send) instead of an exception that reaches the client as
+    "The upstream Gradio app has raised an exception"."""
 
-    is_template = True  # rendered by the frontend as a plain Image
+    class Checked(component):
+        def get_block_name(self) -> str:  # rendered by the frontend as the parent component
+            return component.__name__.lower()
 
-    def __init__(self, **kwargs):
-        super().__init__(type="filepath", image_mode=None, sources=["upload", "clipboard"], **kwargs)
+        def get_config(self, cls=None):  # the props gradio sends come from the parent's signature
+            return super().get_config(cls or component)
 
-    def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except Exception as error:  # PIL raises several kinds for files that are not images
-            raise gr.Error(f"That file is not a usable image ({type(error).__name__}). "
-                           "Send a PNG, JPEG, WebP, GIF or BMP picture of a digit.") from None
+        def preprocess(self, payload):
+            try:
+                return super().preprocess(payload)
+            except gr.Error:
+                raise
+            except Exception as error:
+                shown = repr(payload)[:60] if isinstance(payload, (str, int, float, type(None))) else "the file sent"
+                raise gr.Error(f"Cannot use {shown} for “{self.label}” ({type(error).__name__}). {fix}") from None
+
+    Checked.__name__ = Checked.__qualname__ = f"Checked{component.__name__}"
+    return Checked
+
+
+Slider = checked(gr.Slider, "Send a number in the slider's range.")
+Number = checked(gr.Number, "Send a whole number, or None.")
+ImageFile = checked(gr.Image, "Send a PNG, JPEG, WebP, GIF or BMP picture of a digit.")
 
 
 class Models:
@@ -76,9 +89,20 @@ class Models:
 
 # ---- text generation ---------------------------------------------------------------------------
 
-def pick_seed(seed: float | None) -> int:
+MAX_SEED = 2**63 - 1
+
+
+def pick_seed(seed: str | float | None) -> int:
     """The seed the user typed, or a fresh random one when the box is empty."""
-    return random.randrange(2**31) if seed is None else int(seed)
+    if seed is None or str(seed).strip() == "":
+        return random.randrange(2**31)
+    try:
+        value = int(str(seed).strip())
+    except ValueError:
+        raise gr.Error(f"The seed must be a whole number (or empty for a random one), got {seed!r}.") from None
+    if not 0 <= value <= MAX_SEED:
+        raise gr.Error(f"The seed must be between 0 and {MAX_SEED}, got {value}.")
+    return value
 
 
 def generate(models: Models, prompt: str | None, temperature: float, top_k: float, top_p: float,
@@ -95,10 +119,11 @@ def generate(models: Models, prompt: str | None, temperature: float, top_k: floa
         check_sampling(float(temperature), int(top_k), float(top_p), int(max_words))
     except ValueError as error:
         raise gr.Error(str(error)) from None
+    seed = pick_seed(seed)
     model = models.get("joke-lstm")
     text = prompt
     pieces = model.generate(prompt, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
-                            max_words=int(max_words), seed=pick_seed(seed))
+                            max_words=int(max_words), seed=seed)
     for piece in pieces:
         text += piece
         if piece.isspace():
@@ -234,6 +259,11 @@ def _sketchpad() -> gr.Sketchpad:
                         layers=False, transforms=(), height=380)
 
 
+def _upload(label: str, height: int) -> gr.Image:
+    # The path is handed over untouched (image_mode=None): no re-encoding, whatever the upload's size.
+    return ImageFile(label=label, height=height, type="filepath", image_mode=None, sources=["upload", "clipboard"])
+
+
 def _belief_plot(title: str) -> gr.LinePlot:
     return gr.LinePlot(x="row", y="probability", color="digit", title=title, y_lim=[0, 1], height=260,
                        x_title="row", y_title="P(digit)")
@@ -252,17 +282,17 @@ def build_demo(models: Models) -> gr.Blocks:
                     prompt = gr.Textbox(label="Prompt", placeholder="Why did the chicken…", lines=2,
                                         max_length=MAX_PROMPT_CHARS)
                     with gr.Row():
-                        temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature (0 = greedy)")
-                        max_words = gr.Slider(1, MAX_WORDS, value=40, step=1, label="Maximum words")
+                        temperature = Slider(0, 2, value=0.8, step=0.05, label="Temperature (0 = greedy)")
+                        max_words = Slider(1, MAX_WORDS, value=40, step=1, label="Maximum words")
                     with gr.Row():
-                        top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k (0 = off)")
-                        top_p = gr.Slider(0.01, 1, value=0.95, step=0.01, label="Top-p (1 = off)")
+                        top_k = Slider(0, 100, value=0, step=1, label="Top-k (0 = off)")
+                        top_p = Slider(0.01, 1, value=0.95, step=0.01, label="Top-p (1 = off)")
                     with gr.Row():
-                        seed = gr.Number(label="Seed (empty = random)", precision=0, value=None)
-                        seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
+                        seed = gr.Textbox(label="Seed", placeholder="empty = random", max_lines=1)
+                        seed_used = Number(label="Seed used", precision=0, interactive=False)
                     button = gr.Button("Generate", variant="primary")
                     gr.Examples([["Why did the chicken"], ["What do you call a"], ["Knock knock."],
-                                 ["My xylophonist friend Zbigniew"], [""]], inputs=[prompt])
+                                 ["My xylophonist friend Zbigniew"]], inputs=[prompt])
                 with gr.Column(scale=4):
                     output = gr.Textbox(label="Joke", lines=6, elem_id="joke-output", buttons=["copy"])
                     chart = gr.BarPlot(x="token", y="probability", color="distribution", height=300,
@@ -287,12 +317,13 @@ def build_demo(models: Models) -> gr.Blocks:
                 with gr.Column():
                     sketch = _sketchpad()
                     clear = gr.Button("Clear")
-                    upload = ImageFile(label="…or upload a picture of a digit", height=200)
+                    upload = _upload("…or upload a picture of a digit", height=200)
                 with gr.Column():
                     hint = gr.Markdown(DRAW_HINT)
                     label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
-                    seen = gr.Image(label="What the model sees (28x28)", height=224, width=224,
-                                    interactive=False, elem_classes="pixel-view")
+                    gr.Markdown("**What the model sees** (28x28, white on black, as in MNIST)")
+                    seen = gr.Image(show_label=False, height=224, width=224, interactive=False, buttons=[],
+                                    elem_classes="pixel-view")
             upload_input = gr.State()
             sketch.change(partial(classify_sketch, models), [sketch], [label, seen, hint], **private,
                           concurrency_limit=4)
@@ -307,8 +338,9 @@ def build_demo(models: Models) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=2):
                     sketch2 = _sketchpad()
-                    upload2 = ImageFile(label="…or upload a picture", height=160)
-                    seen2 = gr.Image(label="Input (28x28)", height=168, width=168, interactive=False,
+                    upload2 = _upload("…or upload a picture", height=160)
+                    gr.Markdown("**Input the models read** (28 rows of 28 pixels)")
+                    seen2 = gr.Image(show_label=False, height=168, width=168, interactive=False, buttons=[],
                                      elem_classes="pixel-view")
                 with gr.Column(scale=3):
                     hint2 = gr.Markdown(DRAW_HINT)
@@ -317,12 +349,14 @@ def build_demo(models: Models) -> gr.Blocks:
                         bilstm_label = gr.Label(num_top_classes=3, label="Bi-LSTM (reads both ways)")
                     facts = gr.JSON(label="This request: predictions, agreement, latency")
             with gr.Row():
-                lstm_plot = _belief_plot("LSTM: belief after reading rows 1..t")
-                fwd_plot = _belief_plot("Bi-LSTM forward half: rows 1..t (top-down)")
-                bwd_plot = _belief_plot("Bi-LSTM backward half: rows t..28 (bottom-up, read right to left)")
-            gr.Markdown("The Bi-LSTM's classifier is linear in [forward state, backward state], so each half's "
-                        "share of the logits can be read on its own: the forward half's belief after rows 1..t "
-                        "and the backward half's after rows 28 down to t.")
+                lstm_plot = _belief_plot("LSTM, rows 1..t")
+                fwd_plot = _belief_plot("Bi-LSTM forward, rows 1..t")
+                bwd_plot = _belief_plot("Bi-LSTM backward, rows t..28")
+            gr.Markdown("Each plot shows P(digit) after the model has read part of the image. The LSTM reads "
+                        "top-down, so row t is what it believes having seen rows 1..t. The Bi-LSTM's classifier is "
+                        "linear in [forward state, backward state], so each half's share can be read on its own: "
+                        "the forward half after rows 1..t, the backward half (which reads bottom-up; follow its "
+                        "plot from right to left) after rows 28..t.")
             with gr.Row():
                 gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
                 gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
