@@ -1,0 +1,195 @@
+"""The app as users meet it: a real Chromium drives the page with real mouse strokes and clicks.
+
+Needs Debian's chromium at /usr/bin/chromium (`apt-get install chromium`; Playwright's own browser download
+is not used). The app comes from the app_url fixture (tests/app_server.py, shared through conftest). On
+failure a screenshot of the page goes to test-artifacts/<test name>.png.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
+
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 20_000  # for pages and model answers: generous, as a busy machine renders the canvas slowly
+expect.set_options(timeout=TIMEOUT_MS)
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+CANVAS_SIZE = 300  # the Sketchpad's canvas_size in src/ui.py, in canvas pixels (shown at the editor's zoom)
+
+# Mouse strokes in a unit box centred on the canvas ((-0.5, -0.5) top left, (0.5, 0.5) bottom right):
+# digits drawn large and clear, filling about 70% of the canvas, and "-", a quick bit of ink.
+ELLIPSE = [(0.25 * math.sin(2 * math.pi * i / 24), -0.35 * math.cos(2 * math.pi * i / 24)) for i in range(25)]
+STROKES = {
+    "1": [[(0.0, -0.35), (0.0, 0.35)]],
+    "7": [[(-0.28, -0.33), (0.28, -0.33)], [(0.28, -0.33), (-0.05, 0.35)]],
+    "0": [ELLIPSE],
+    "-": [[(-0.2, 0.0), (0.2, 0.0)]],  # any ink, quickly
+}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, app_url: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page on the app; if the test failed, its screenshot is saved to test-artifacts/."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    failed_before = request.session.testsfailed
+    page.goto(app_url)
+    expect(page.get_by_role("tab", name="Generate")).to_be_visible()
+    yield page
+    # The call phase has been reported by now: a failure there has already been counted.
+    if request.session.testsfailed > failed_before:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    context.close()
+    assert not errors, f"the page raised JavaScript errors: {errors}"
+
+
+def open_tab(page: Page, name: str) -> Locator:
+    """Click a tab; returns its (visible) panel."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    return page.locator("[role=tabpanel]:visible")
+
+
+def draw(page: Page, panel: Locator, shape: str) -> None:
+    """Draw STROKES[shape] on the panel's sketchpad with the mouse, as a user would, without picking a tool."""
+    sketchpad = panel.locator(".block").filter(has=page.locator("canvas")).first
+    canvas = sketchpad.locator("canvas").first
+    expect(canvas).to_be_visible()
+    # The app's PICK_BRUSH_JS selects the brush; without it the canvas would ignore the strokes.
+    expect(sketchpad.locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
+    zoom = sketchpad.get_by_text(re.compile(r"^\d+%$")).inner_text()  # the editor's zoom, e.g. "107%"
+    side = CANVAS_SIZE * int(zoom[:-1]) / 100
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the drawing area is centred
+    for stroke in STROKES[shape]:
+        points = [(cx + x * side, cy + y * side) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            steps = max(1, round(math.dist((x0, y0), (x1, y1)) / 40))  # small moves, ~40 px each
+            page.mouse.move(x1, y1, steps=steps)
+        page.mouse.up()
+
+
+def top_class(label: Locator) -> Locator:
+    """The top class a gr.Label shows (absent while the label is empty)."""
+    return label.get_by_test_id("label-output-value")
+
+
+@pytest.mark.parametrize("digit", ["1", "0"])  # and a 7 on the LSTM vs Bi-LSTM tab
+def test_sketch_predicts_the_drawn_digit(page: Page, digit: str):
+    panel = open_tab(page, "Sketch")
+    hint = panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
+    expect(hint).to_be_visible()
+    expect(top_class(panel)).to_have_count(0)
+
+    draw(page, panel, digit)
+
+    # The drawing reached the model: its 28x28 view and a predicted digit appear, and the hint goes.
+    expect(panel.locator(".pixel-view img")).to_be_visible()
+    expect(top_class(panel)).to_have_text(re.compile(r"^\d$"))
+    expect(hint).to_have_count(0)
+    # ...and the Bi-LSTM reads it right (needs the trained checkpoints).
+    expect(top_class(panel)).to_have_text(digit)
+
+
+def test_clear_removes_the_prediction(page: Page):
+    panel = open_tab(page, "Sketch")
+    draw(page, panel, "-")
+    expect(top_class(panel)).to_have_text(re.compile(r"^\d$"))
+
+    panel.get_by_role("button", name="Clear", exact=True).click()
+
+    expect(top_class(panel)).to_have_count(0)
+    expect(panel.get_by_test_id("label").get_by_test_id(re.compile("-confidence-set$"))).to_have_count(0)
+    expect(panel.locator(".pixel-view img")).to_have_count(0)
+    expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_be_visible()
+
+
+def generate(page: Page, prompt: str) -> Locator:
+    """Type the prompt, press Generate and wait until the joke has streamed in; returns the output box."""
+    output = page.locator("#joke-output textarea")
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(output).to_have_value(re.compile(re.escape(prompt) + r".+", re.S))
+    expect(page.locator("#joke-output [data-testid=status-tracker]")).to_have_class(re.compile(r"\bhide\b"))
+    return output
+
+
+def test_generate_streams_the_joke(page: Page):
+    prompt = "Why did the chicken"
+    # Record every value the output box shows, frame by frame, to see the text arrive piece by piece.
+    page.locator("#joke-output textarea").evaluate("""box => { window.shown = [];
+        const watch = () => { if (window.shown.at(-1) !== box.value) window.shown.push(box.value);
+                              requestAnimationFrame(watch); };
+        watch(); }""")
+
+    final = generate(page, prompt).input_value()
+
+    shown = [value for value in page.evaluate("window.shown") if value]
+    assert shown[0].startswith(prompt) and shown[-1] == final
+    assert len(shown) >= 3, f"expected the joke to stream in several pieces; the box showed {shown}"
+    for before, after in zip(shown, shown[1:]):
+        assert after.startswith(before) and len(after) > len(before), shown
+    expect(page.get_by_label("Seed used")).to_have_value(re.compile(r"^\d+$"))
+
+
+def test_generate_without_a_seed_uses_a_fresh_random_seed(page: Page):
+    """The seed box says "empty = random": two runs without typing a seed must not reuse one seed."""
+    seeds = []
+    for prompt in ("Knock knock.", "Knock, knock!"):
+        generate(page, prompt)
+        seeds.append(page.get_by_label("Seed used").input_value())
+    assert seeds[0] != seeds[1], (f"both runs used seed {seeds[0]}; the untouched seed box shows "
+                                  f"{page.get_by_label('Seed (empty = random)').input_value()!r}")
+
+
+def test_compare_shows_both_models_and_their_reading(page: Page):
+    panel = open_tab(page, "LSTM vs Bi-LSTM")
+    expect(panel.locator("canvas").first).to_be_visible()
+    plots = {title: panel.locator(".vega-embed").filter(has_text=title)
+             for title in ("LSTM: belief after reading rows", "Bi-LSTM forward half", "Bi-LSTM backward half")}
+    for plot in plots.values():
+        expect(plot).to_have_count(0)
+
+    draw(page, panel, "7")
+
+    lstm = panel.get_by_test_id("label").filter(has_text="LSTM (reads rows top to bottom)")
+    bilstm = panel.get_by_test_id("label").filter(has_text="Bi-LSTM (reads both ways)")
+    for label in (lstm, bilstm):
+        expect(top_class(label)).to_have_text(re.compile(r"^\d$"))
+    expect(panel.get_by_test_id("json")).to_contain_text("agree")
+    expect(panel.locator(".pixel-view img")).to_be_visible()
+    for title, plot in plots.items():
+        expect(plot).to_be_visible()
+        expect(plot.locator("svg, canvas").first).to_be_visible()
+        expect(plot.locator(".mark-line path"), f"{title}: one curve per digit").to_have_count(10)
+    # Both models read a clear 7 right (needs the trained checkpoints).
+    expect(top_class(bilstm)).to_have_text("7")
+    expect(top_class(lstm)).to_have_text("7")
