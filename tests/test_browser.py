@@ -167,14 +167,14 @@ def test_generate_without_a_seed_uses_a_fresh_random_seed(page: Page):
         generate(page, prompt)
         seeds.append(page.get_by_label("Seed used").input_value())
     assert seeds[0] != seeds[1], (f"both runs used seed {seeds[0]}; the untouched seed box shows "
-                                  f"{page.get_by_label('Seed (empty = random)').input_value()!r}")
+                                  f"{page.get_by_label('Seed', exact=True).input_value()!r}")
 
 
 def test_compare_shows_both_models_and_their_reading(page: Page):
     panel = open_tab(page, "LSTM vs Bi-LSTM")
     expect(panel.locator("canvas").first).to_be_visible()
     plots = {title: panel.locator(".vega-embed").filter(has_text=title)
-             for title in ("LSTM: belief after reading rows", "Bi-LSTM forward half", "Bi-LSTM backward half")}
+             for title in ("LSTM, rows 1..t", "Bi-LSTM forward, rows 1..t", "Bi-LSTM backward, rows t..28")}
     for plot in plots.values():
         expect(plot).to_have_count(0)
 

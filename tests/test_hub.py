@@ -69,7 +69,8 @@ def location(name: str, repo_id: str, revision: str = HUB_REVISION) -> dict[str,
 def assert_weights(state: dict[str, list], folder: Path) -> None:
     """The state dict (as lists, from a subprocess) equals the weights in folder/model.safetensors."""
     expected = load_file(folder / "model.safetensors")
-    assert state.keys() == expected.keys()
+    # safetensors stores a tied tensor once (the joke model's head shares the embedding)
+    assert expected.keys() <= state.keys() and len(state) - len(expected) <= 1
     for key, tensor in expected.items():
         torch.testing.assert_close(torch.tensor(state[key]), tensor, rtol=0, atol=0)
 
@@ -228,7 +229,8 @@ def test_load_model_uses_the_bundled_folder_when_offline(name: str, bundled: Pat
     assert isinstance(model, MODELS[name].cls) and not model.training
     assert model.metrics == {"name": name, "seed": 0}
     expected = load_file(bundled / name / "model.safetensors")
-    torch.testing.assert_close(model.state_dict(), expected, rtol=0, atol=0)
+    state = model.state_dict()
+    torch.testing.assert_close({key: state[key] for key in expected}, expected, rtol=0, atol=0)
     [record] = [record for record in caplog.records if record.name == "src.hub" and record.levelno == logging.INFO]
     assert record.getMessage() == (f"{name} loaded from bundled {bundled / name} (Hub lstm-vs-bilstm/{name}@v1 "
                                    "not available: HF_HUB_OFFLINE is set and the cache has no copy)")
