@@ -51,19 +51,17 @@ def token_label(model: JokeLSTM, token: int) -> str:
 
 def next_token_table(model: JokeLSTM, prompt: str, temperature: float, top_k: int, top_p: float,
                      top: int = 12) -> pd.DataFrame:
-    """The next token's distribution for `prompt` as the model gives it (T=1) and after the chosen
-    temperature / top-k / top-p, for the `top` most likely tokens."""
+    """For the `top` most likely next tokens after `prompt`: the model's probability (T = 1) and the
+    probability sampling gives it after temperature / top-k / top-p."""
     logits = model.next_token_logits(prompt)
     raw = filtered_probs(logits, 1.0)
     after = filtered_probs(logits, temperature, top_k, top_p)
     order = raw.argsort(descending=True)[:top].tolist()
-    rows = []
-    for rank, token in enumerate(order):
-        label = f"{rank + 1:02d} {token_label(model, token)}"
-        rows.append({"token": label, "distribution": "model (T = 1)", "probability": float(raw[token])})
-        rows.append({"token": label, "distribution": f"sampled (T = {temperature:g})",
-                     "probability": float(after[token])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame({
+        "token": [f"{rank + 1:02d} {token_label(model, token)}" for rank, token in enumerate(order)],
+        "model": [float(raw[t]) for t in order],
+        "sampled": [float(after[t]) for t in order],
+    })
 
 
 def enlarge(image28: np.ndarray, factor: int = 8) -> np.ndarray:

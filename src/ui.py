@@ -132,7 +132,7 @@ def generate(models: Models, prompt: str | None, temperature: float, top_k: floa
 
 
 def temperature_charts(models: Models, prompt: str | None, temperature: float, top_k: float,
-                       top_p: float) -> tuple[pd.DataFrame, str]:
+                       top_p: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Next-token distribution before and after the sampling settings, for the chart."""
     prompt = (prompt or "")[-MAX_PROMPT_CHARS:]
     try:
@@ -144,7 +144,7 @@ def temperature_charts(models: Models, prompt: str | None, temperature: float, t
     caption = (f"What the model expects right after “{shown}”: its own distribution (T = 1) and the one "
                f"sampling draws from (T = {float(temperature):g}, top-k {int(top_k) or 'off'}, "
                f"top-p {float(top_p):g}). Low T sharpens it, high T flattens it; T = 0 is greedy.")
-    return table, caption
+    return table, table, caption
 
 
 # ---- digits ------------------------------------------------------------------------------------
@@ -264,6 +264,11 @@ def _upload(label: str, height: int) -> gr.Image:
     return ImageFile(label=label, height=height, type="filepath", image_mode=None, sources=["upload", "clipboard"])
 
 
+def _next_token_plot(column: str, title: str) -> gr.BarPlot:
+    return gr.BarPlot(x="token", y=column, title=title, height=300, sort="x", x_label_angle=-50, y_lim=[0, 1],
+                      x_title="next token (␣ = space)", y_title="probability")
+
+
 def _belief_plot(title: str) -> gr.LinePlot:
     return gr.LinePlot(x="row", y="probability", color="digit", title=title, y_lim=[0, 1], height=260,
                        x_title="row", y_title="P(digit)")
@@ -274,8 +279,8 @@ def build_demo(models: Models) -> gr.Blocks:
     private = dict(api_visibility="private", show_progress="hidden", trigger_mode="always_last")
     joke = models.metrics("joke-lstm")
     with gr.Blocks(title="LSTM vs Bi-LSTM") as demo:
-        gr.Markdown("# LSTM vs Bi-LSTM\nA byte-level LSTM that writes jokes, and two row-reading "
-                    "classifiers (LSTM and Bi-LSTM) that recognise the digit you draw.")
+        gr.Markdown("# LSTM vs Bi-LSTM\nAn LSTM that writes jokes, and two row-reading classifiers (LSTM and "
+                    "Bi-LSTM) that recognise the digit you draw.")
         with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -295,8 +300,9 @@ def build_demo(models: Models) -> gr.Blocks:
                                  ["My xylophonist friend Zbigniew"]], inputs=[prompt])
                 with gr.Column(scale=4):
                     output = gr.Textbox(label="Joke", lines=6, elem_id="joke-output", buttons=["copy"])
-                    chart = gr.BarPlot(x="token", y="probability", color="distribution", height=300,
-                                       title="Next character", sort="x", x_label_angle=-45)
+                    with gr.Row():
+                        chart_model = _next_token_plot("model", "Next token: the model (T = 1)")
+                        chart_sampled = _next_token_plot("sampled", "…and what sampling draws from")
                     chart_caption = gr.Markdown()
                     if "test_bpc" in joke:
                         gr.Markdown(f"Model: {joke['parameters']:,} parameters, "
@@ -310,7 +316,7 @@ def build_demo(models: Models) -> gr.Blocks:
                                        "(0 = off), top_p (1 = off), max_words, seed (None = random).")
             gr.on([prompt.change, temperature.change, top_k.change, top_p.change, demo.load],
                   partial(temperature_charts, models), [prompt, temperature, top_k, top_p],
-                  [chart, chart_caption], **private)
+                  [chart_model, chart_sampled, chart_caption], **private)
 
         with gr.Tab("Sketch", id="sketch"):
             with gr.Row():
