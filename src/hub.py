@@ -59,9 +59,14 @@ def hub_location(name: str) -> tuple[str, str]:
     return os.environ.get(f"{prefix}_REPO", spec.repo_id), os.environ.get(f"{prefix}_REVISION", spec.revision)
 
 
+def checkpoints_dir() -> Path:
+    """The bundled checkpoints: checkpoints/, or the folder LSTM_DEMO_CHECKPOINTS names."""
+    return Path(os.environ.get("LSTM_DEMO_CHECKPOINTS", CHECKPOINTS))
+
+
 def bundled_folder(name: str) -> Path:
-    """The copy shipped in checkpoints/ (LSTM_DEMO_CHECKPOINTS points elsewhere)."""
-    return Path(os.environ.get("LSTM_DEMO_CHECKPOINTS", CHECKPOINTS)) / name
+    """The copy of a model shipped in the bundled checkpoints."""
+    return checkpoints_dir() / name
 
 
 def fetch_from_hub(repo_id: str, revision: str, timeout: float) -> Path:

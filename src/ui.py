@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from src import predict
+from src.examples import load_gallery
 from src.jokes import check_sampling
 from src.preprocess import NotAnImageError, editor_ink, ink_map, read_image, to_mnist
 
@@ -225,6 +226,12 @@ def compare_sketch(models: Models, value: dict | None):
     return (*compare_images(models, image28), *reading_views(models, image28))
 
 
+def compare_example(models: Models, images: np.ndarray, event: gr.SelectData):
+    """A click on the gallery: compare the two models on that MNIST test digit."""
+    image28 = images[event.index]
+    return (*compare_images(models, image28), *reading_views(models, image28))
+
+
 def model_facts(models: Models) -> pd.DataFrame:
     """Static facts from each checkpoint's metrics.json."""
     rows = []
@@ -363,6 +370,13 @@ def build_demo(models: Models) -> gr.Blocks:
                         "linear in [forward state, backward state], so each half's share can be read on its own: "
                         "the forward half after rows 1..t, the backward half (which reads bottom-up; follow its "
                         "plot from right to left) after rows 28..t.")
+            gallery = load_gallery()
+            if gallery is not None:
+                disagreement_gallery = gr.Gallery(
+                    [(predict.enlarge(image, 4), f"{label}: LSTM {a}, Bi {b}")
+                     for image, label, a, b in zip(*(gallery[k] for k in ("images", "label", "lstm", "bilstm")))],
+                    label="MNIST test digits on which the two models disagree (true digit: predictions); click one "
+                          "to compare", columns=6, height="auto", allow_preview=False)
             with gr.Row():
                 gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
                 gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
@@ -376,6 +390,9 @@ def build_demo(models: Models) -> gr.Blocks:
                            api_description="Classify one image file with both models: probabilities, agreement "
                                            "and latency.").then(partial(reading_views, models), [compare_input],
                                                                views, api_visibility="private")
+            if gallery is not None:
+                disagreement_gallery.select(partial(compare_example, models, gallery["images"]), None,
+                                [lstm_label, bilstm_label, facts, *views], api_visibility="private")
     return demo
 
 

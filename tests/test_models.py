@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from src.digits import DigitRNN
+from src.examples import disagreements, load_gallery
 from src.hub import load_folder
 from src.jokes import JokeLSTM, check_sampling, filtered_probs
 from src.tokenizer import EOS, build_vocab
@@ -141,3 +143,15 @@ def test_tiny_joke_training_learns_something():
     assert metrics["test_jokes"] == 162
     assert metrics["test_bpc"] < 8.0, "better than a uniform guess over 257 tokens"
     assert [s for s in metrics["curves"]["stage"]] == ["pretrain", "finetune"]
+
+
+def test_disagreement_gallery_holds_only_disagreements(tmp_path):
+    torch.manual_seed(1)
+    a, b = DigitRNN(hidden_size=8, bidirectional=False).eval(), DigitRNN(hidden_size=8).eval()
+    images, labels = torch.rand(64, 28, 28), torch.randint(0, 10, (64,))
+    found = disagreements(a, b, images, labels, limit=5)
+    assert 0 < len(found["index"]) <= 5 and (found["lstm"] != found["bilstm"]).all()
+    np.savez_compressed(tmp_path / "g.npz", **found)
+    loaded = load_gallery(tmp_path / "g.npz")
+    assert np.abs(loaded["images"] - images[found["index"]].numpy()).max() <= 0.5 / 255 + 1e-6
+    assert load_gallery(tmp_path / "missing.npz") is None

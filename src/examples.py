@@ -1,0 +1,62 @@
+"""MNIST test digits on which the LSTM and the Bi-LSTM disagree, saved for the app's gallery.
+
+    python -m src.examples      # after training both digit models; writes checkpoints/disagreements.npz
+
+The app reads the file (the MNIST data itself is not shipped), so a Space shows the gallery too.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src import data
+from src.hub import MODELS, bundled_folder, checkpoints_dir, load_folder
+
+GALLERY_NAME = "disagreements.npz"
+
+
+@torch.no_grad()
+def disagreements(lstm: torch.nn.Module, bilstm: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                  limit: int) -> dict[str, np.ndarray]:
+    """The first `limit` images whose predicted digits differ between the two models."""
+    lstm_pred = torch.cat([lstm(images[i:i + 1000]).argmax(-1) for i in range(0, len(images), 1000)])
+    bilstm_pred = torch.cat([bilstm(images[i:i + 1000]).argmax(-1) for i in range(0, len(images), 1000)])
+    index = (lstm_pred != bilstm_pred).nonzero().flatten()[:limit]
+    return {
+        "index": index.numpy(),
+        "images": (images[index] * 255).round().to(torch.uint8).numpy(),
+        "label": labels[index].numpy(),
+        "lstm": lstm_pred[index].numpy(),
+        "bilstm": bilstm_pred[index].numpy(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=12)
+    parser.add_argument("--out", type=Path, default=None, help="default: checkpoints/disagreements.npz")
+    args = parser.parse_args(argv)
+    lstm, bilstm = (load_folder(MODELS[n].cls, bundled_folder(n)) for n in ("digit-lstm", "digit-bilstm"))
+    images, labels = data.mnist_tensors(train=False)
+    found = disagreements(lstm, bilstm, images, labels, args.limit)
+    out = args.out or checkpoints_dir() / GALLERY_NAME
+    np.savez_compressed(out, **found)
+    print(f"{len(found['index'])} disagreements -> {out}")
+
+
+if __name__ == "__main__":
+    main()
+
+
+def load_gallery(path: Path | None = None) -> dict[str, np.ndarray] | None:
+    """The saved disagreements (images as float [0, 1]), or None when the file is absent."""
+    path = path or checkpoints_dir() / GALLERY_NAME
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        found = {key: saved[key] for key in saved.files}
+    found["images"] = found["images"].astype(np.float32) / 255.0
+    return found
