@@ -142,7 +142,7 @@ def _lm_epoch(model: JokeLSTM, stream: torch.Tensor, batch_size: int, seq_len: i
             schedule.step()
         total += loss.item()
         count += 1
-        bar.set_postfix(bpc=f"{loss.item() / math.log(2):.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}")
     return total / max(count, 1)
 
 

@@ -218,18 +218,21 @@ def reading_views(models: Models, image28: np.ndarray | None):
     return lstm, bilstm["forward"], bilstm["backward"], predict.enlarge(image28), ""
 
 
-def compare_sketch(models: Models, value: dict | None):
-    """Live comparison for a drawing: both models' probabilities, facts and row-by-row views."""
-    image28 = sketch_to_mnist(value)
+def compare_all(models: Models, image28: np.ndarray | None):
+    """Everything the comparison tab shows: probabilities, facts and row-by-row views."""
     if image28 is None:
         return None, None, None, *reading_views(models, None)
     return (*compare_images(models, image28), *reading_views(models, image28))
 
 
+def compare_sketch(models: Models, value: dict | None):
+    """Live comparison for a drawing."""
+    return compare_all(models, sketch_to_mnist(value))
+
+
 def compare_example(models: Models, images: np.ndarray, event: gr.SelectData):
     """A click on the gallery: compare the two models on that MNIST test digit."""
-    image28 = images[event.index]
-    return (*compare_images(models, image28), *reading_views(models, image28))
+    return compare_all(models, images[event.index])
 
 
 def model_facts(models: Models) -> pd.DataFrame:
