@@ -36,15 +36,34 @@ def _read_jokes(path: Path) -> list[tuple[int, str]]:
         return [(int(row["ID"]), row["Joke"].strip()) for row in csv.DictReader(f) if row["Joke"].strip()]
 
 
+def _word_runs(joke: str, n: int = 6) -> set[tuple[str, ...]]:
+    """Runs of n words (lower case, punctuation dropped); a shorter joke is one run of all its words."""
+    words = tuple(re.findall(r"[a-z0-9]+", joke.lower()))
+    return {words[i:i + n] for i in range(max(1, len(words) - n + 1))}
+
+
+def overlaps_test(root: Path = DATA_DIR):
+    """A predicate: does a joke equal a test joke or share a run of six words with one? cleanjokes.csv
+    holds copies of some test jokes under other IDs (ID 320 is also 621 and 1338), and training on those
+    would be training on the test split."""
+    test_runs = set().union(*(_word_runs(j) for j in clean_jokes("test", root)))
+    return lambda joke: not _word_runs(joke).isdisjoint(test_runs)
+
+
 def clean_jokes(split: str, root: Path = DATA_DIR) -> list[str]:
-    """cleanjokes.csv by split: 'test' (ID % 10 == 0), 'val' (ID % 10 == 5) or 'train' (the rest)."""
+    """cleanjokes.csv by split: 'test' (ID % 10 == 0), 'val' (ID % 10 == 5) or 'train' (the rest, less
+    any joke that overlaps a test joke; see overlaps_test)."""
     rows = _read_jokes(root / "jokes" / "cleanjokes.csv")
     pick = {
         "test": lambda i: i % 10 == TEST_MOD,
         "val": lambda i: i % 10 == VAL_MOD,
         "train": lambda i: i % 10 not in (TEST_MOD, VAL_MOD),
     }[split]
-    return [joke for i, joke in rows if pick(i)]
+    jokes = [joke for i, joke in rows if pick(i)]
+    if split == "train":
+        overlaps = overlaps_test(root)
+        jokes = [j for j in jokes if not overlaps(j)]
+    return jokes
 
 
 def is_clean(joke: str) -> bool:
@@ -53,14 +72,17 @@ def is_clean(joke: str) -> bool:
 
 
 def pretraining_jokes(root: Path = DATA_DIR, max_chars: int = 400) -> list[str]:
-    """The extra jokes, filtered: short, clean, de-duplicated, and never equal to a cleanjokes joke."""
-    held = {j.lower() for split in ("test", "val") for j in clean_jokes(split, root)}
+    """The extra jokes, filtered: short, clean, de-duplicated, not a validation joke and not overlapping
+    a test joke."""
+    held = {j.lower() for j in clean_jokes("val", root)}
+    overlaps = overlaps_test(root)
     seen: set[str] = set()
     kept = []
     for path in sorted((root / "jokes" / "extra").glob("*.csv")):
         for _, joke in _read_jokes(path):
             key = joke.lower()
-            if len(joke) <= max_chars and is_clean(joke) and key not in seen and key not in held:
+            if (len(joke) <= max_chars and is_clean(joke) and key not in seen and key not in held
+                    and not overlaps(joke)):
                 seen.add(key)
                 kept.append(joke)
     return kept

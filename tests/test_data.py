@@ -1,0 +1,32 @@
+"""The data split and filters the models are trained and scored on."""
+from __future__ import annotations
+
+from src import data
+
+
+def test_joke_splits_are_disjoint_and_the_test_split_is_fixed():
+    train, val, test = (data.clean_jokes(s) for s in ("train", "val", "test"))
+    assert len(test) == 162 and len(val) == 162
+    overlaps = data.overlaps_test()
+    assert not any(overlaps(j) for j in train), "no training joke shares six words with a test joke"
+    # cleanjokes.csv repeats test joke 320 as 621 and 1338: those copies must not be trained on
+    assert "What do you call a cow with no legs? Ground beef." in test
+    assert not any("cow with no legs" in j for j in train)
+    assert len(train) > 1200
+
+
+def test_pretraining_jokes_are_short_clean_unique_and_held_out():
+    extra = data.pretraining_jokes()
+    assert len(extra) > 30_000
+    assert all(len(j) <= 400 and data.is_clean(j) for j in extra)
+    assert len({j.lower() for j in extra}) == len(extra)
+    overlaps = data.overlaps_test()
+    assert not any(overlaps(j) for j in extra)
+    assert not set(extra) & set(data.clean_jokes("val"))
+
+
+def test_the_word_filter():
+    assert data.is_clean("Why did the scarecrow win an award? He was outstanding in his field.")
+    assert not data.is_clean("That joke was crap.")
+    assert data.is_clean("She bought new jewelry and an analysis of her sextant.") is False  # stems are prefixes
+    assert data.is_clean("She bought new jewelry and an analysis of grapes.")  # ...bounded where it matters
