@@ -7,6 +7,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from bench.canvas_eval import canvas_png
 from src import data
 
 
@@ -22,13 +23,9 @@ def mnist_test():
 
 def canvas_export(digit: np.ndarray, tmp_path, name: str, size: int, at: tuple[int, int],
                   transparent: bool) -> str:
-    """An MNIST digit redrawn as a canvas export: black ink on a white or transparent 400x400 canvas."""
-    ink = Image.fromarray((digit * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
-    canvas = Image.new("RGBA", (400, 400), (255, 255, 255, 0 if transparent else 255))
-    black = Image.new("RGBA", (size, size), (0, 0, 0, 255))
-    canvas.paste(black, at, mask=ink)
+    """An MNIST digit redrawn as a canvas export (black ink, 400x400), saved as a PNG file."""
     path = tmp_path / f"{name}.png"
-    canvas.save(path)
+    path.write_bytes(canvas_png(digit, size, at, transparent).getvalue())
     return str(path)
 
 
