@@ -80,12 +80,13 @@ class JokeLSTM(
 
     @torch.no_grad()
     def generate(self, prompt: str = "", *, temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0,
-                 max_words: int = 40, seed: int | None = None, stop_at_end: bool = True) -> Iterator[str]:
+                 max_words: int = 40, seed: int | None = None, stop_at_end: bool = True,
+                 min_words: int = 0) -> Iterator[str]:
         """Sample a continuation of `prompt`, yielding text pieces as they are sampled.
 
         temperature 0 is greedy; top_k=0 and top_p=1.0 disable those filters; the same seed gives the
-        same text. Stops at the end-of-joke token (unless stop_at_end=False, which forbids it) or
-        before the token that would start word max_words + 1.
+        same text. Stops at the end-of-joke token (unless stop_at_end=False, which forbids it, or fewer
+        than min_words words have been generated) or before the token that would start word max_words + 1.
         """
         check_sampling(temperature, top_k, top_p, max_words)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
@@ -95,7 +96,7 @@ class JokeLSTM(
         logits = logits[0, -1]
         words, in_word = 0, bool(prompt) and not prompt[-1].isspace()
         for _ in range(max_words * MAX_TOKENS_PER_WORD):
-            if not stop_at_end:
+            if not stop_at_end or words < min_words:
                 logits[EOS] = -math.inf
             token = sample_token(logits, temperature, top_k, top_p, generator)
             if token == EOS:

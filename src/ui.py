@@ -20,6 +20,7 @@ from src.preprocess import NotAnImageError, editor_ink, ink_map, read_image, to_
 
 MAX_PROMPT_CHARS = 2000
 MAX_WORDS = 300
+MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
 DRAW_HINT = "✏️ **Draw a digit** (0-9) on the canvas, or upload a picture of one."
 MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
 
@@ -69,7 +70,7 @@ def checked(component: type[gr.components.Component], fix: str) -> type[gr.compo
 
 Slider = checked(gr.Slider, "Send a number in the slider's range.")
 Number = checked(gr.Number, "Send a whole number, or None.")
-ImageFile = checked(gr.Image, "Send a PNG, JPEG, WebP, GIF or BMP picture of a digit.")
+ImageFile = checked(gr.Image, "It is not a usable image: send a PNG, JPEG, WebP, GIF or BMP picture of a digit.")
 
 
 class Models:
@@ -108,7 +109,7 @@ def pick_seed(seed: str | float | None) -> int:
 
 def generate(models: Models, prompt: str | None, temperature: float, top_k: float, top_p: float,
              max_words: float, seed: float | None) -> Iterator[str]:
-    """Stream prompt + joke, growing a word at a time."""
+    """Stream prompt + joke as it is sampled."""
     prompt = prompt or ""
     if len(prompt) > MAX_PROMPT_CHARS:
         raise gr.Error(f"The prompt is {len(prompt):,} characters long; the limit is {MAX_PROMPT_CHARS:,}.")
@@ -124,12 +125,10 @@ def generate(models: Models, prompt: str | None, temperature: float, top_k: floa
     model = models.get("joke-lstm")
     text = prompt
     pieces = model.generate(prompt, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
-                            max_words=int(max_words), seed=seed)
-    for piece in pieces:
+                            max_words=int(max_words), seed=seed, min_words=min(MIN_WORDS, int(max_words)))
+    for piece in pieces:  # a piece is a word or part of one
         text += piece
-        if piece.isspace():
-            yield text
-    yield text
+        yield text
 
 
 def temperature_charts(models: Models, prompt: str | None, temperature: float, top_k: float,

@@ -155,3 +155,9 @@ def test_disagreement_gallery_holds_only_disagreements(tmp_path):
     loaded = load_gallery(tmp_path / "g.npz")
     assert np.abs(loaded["images"] - images[found["index"]].numpy()).max() <= 0.5 / 255 + 1e-6
     assert load_gallery(tmp_path / "missing.npz") is None
+
+
+def test_min_words_keeps_a_joke_from_ending_at_once(joke_model):
+    for seed in range(5):
+        text = "".join(joke_model.generate("🤖¿Ünïcödé?\n\t", seed=seed, max_words=40, min_words=3))
+        assert len(text.split()) >= 3

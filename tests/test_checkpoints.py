@@ -1,0 +1,52 @@
+"""The shipped checkpoints: complete folders whose recorded metrics hold when re-measured here."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from src import data
+from src.hub import MODELS, bundled_folder
+from src.train import bits_per_char, digit_accuracy
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_folder_is_complete_and_small(name):
+    folder = bundled_folder(name)
+    files = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.json", "README.md"} <= set(files)
+    assert sum(files.values()) <= 20 * 2**20
+    card = (folder / "README.md").read_text()
+    assert "python -m src.train" in card and "## Measured results" in card
+
+
+def test_digit_models_are_accurate_and_match_their_metrics(digit_models):
+    images, labels = data.mnist_tensors(train=False)
+    for name, model in digit_models.items():
+        assert not model.training
+        assert model.bidirectional == (name == "digit-bilstm")
+        accuracy = digit_accuracy(model, images, labels)
+        assert accuracy == pytest.approx(model.metrics["test_accuracy"], abs=2e-4)
+        assert accuracy >= 0.99
+        assert model.metrics["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_joke_model_matches_its_metrics_and_did_not_memorise_the_test_split(joke_model):
+    test = data.clean_jokes("test")
+    assert len(test) == 162
+    assert bits_per_char(joke_model, test) == pytest.approx(joke_model.metrics["test_bpc"], abs=1e-3)
+    worst_leak = min(joke_model.nll(j) / math.log(2) / len(j) for j in test)
+    assert worst_leak > 0.5
+
+
+def test_joke_model_writes_clean_text(joke_model):
+    jokes = ["".join(joke_model.generate("", seed=s, max_words=60)) for s in range(20)]
+    assert all(data.is_clean(j) for j in jokes)
+    assert sum(len(j.split()) >= 5 for j in jokes) >= 15
+
+
+def test_digit_split_is_the_standard_one():
+    _, labels = data.mnist_tensors(train=False)
+    assert labels[:5].tolist() == [7, 2, 1, 0, 4] and len(labels) == 10_000
+    assert torch.bincount(labels).min() > 850
