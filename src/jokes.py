@@ -57,6 +57,24 @@ class JokeLSTM(
         output, state = self.lstm(self.dropout(self.embed(tokens)), state)
         return self.head(self.proj(self.dropout(output))), state
 
+    def step(self, token: int, state: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits (vocab,) after one more token on the carried state (inference: no dropout).
+
+        torch.lstm_cell layer by layer: for a single step, nn.LSTM's call costs about 2.5 ms on this CPU
+        and the cell 0.4 ms, and the step is most of a sampled token's cost.
+        """
+        x = self.embed(torch.tensor([token]))
+        hidden, cell = state
+        new_hidden, new_cell = [], []
+        for layer in range(self.lstm.num_layers):
+            weights = (getattr(self.lstm, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            h, c = torch.lstm_cell(x, (hidden[layer], cell[layer]), *weights)
+            new_hidden.append(h)
+            new_cell.append(c)
+            x = h
+        return self.head(self.proj(x))[0], (torch.stack(new_hidden), torch.stack(new_cell))
+
     def encode_joke(self, text: str) -> list[int]:
         """Ids of a joke's text, preceded by the start-of-joke token."""
         return [EOS, *self.tokenizer.encode(text)]
@@ -109,8 +127,7 @@ class JokeLSTM(
             piece = decoder.decode(data)
             if piece:
                 yield piece
-            logits, state = self(torch.tensor([[token]]), state)
-            logits = logits[0, -1]
+            logits, state = self.step(token, state)
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
