@@ -8,7 +8,6 @@ plus the prompt's tokens), and samples from the last position's logits. Each tok
 from __future__ import annotations
 
 import codecs
-import math
 from collections.abc import Iterator
 
 import torch
@@ -20,17 +19,16 @@ from src.tokenizer import EOS
 @torch.no_grad()
 def refeed_generate(model: JokeLSTM, prompt: str, *, temperature: float = 0.8, top_k: int = 0,
                     top_p: float = 1.0, seed: int = 0) -> Iterator[str]:
-    """Yield sampled text pieces forever (the end-of-joke token is forbidden); the caller stops it."""
+    """Yield sampled text pieces forever (jokes one after another); the caller stops it."""
     generator = torch.Generator().manual_seed(seed)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     tokens = model.encode_joke(prompt)
     window = len(tokens)
     while True:
         logits, _ = model(torch.tensor([tokens[-window:]]), None)  # a fresh zero state every step
-        logits = logits[0, -1]
-        logits[EOS] = -math.inf
-        token = sample_token(logits, temperature, top_k, top_p, generator)
+        token = sample_token(logits[0, -1], temperature, top_k, top_p, generator)
         tokens.append(token)
-        piece = decoder.decode(model.tokenizer.token_bytes(token))
+        # As in JokeLSTM.generate without stop_at_end: the end of a joke starts the next, on a new line.
+        piece = decoder.decode(b"\n" if token == EOS else model.tokenizer.token_bytes(token))
         if piece:
             yield piece

@@ -103,8 +103,9 @@ class JokeLSTM(
         """Sample a continuation of `prompt`, yielding text pieces as they are sampled.
 
         temperature 0 is greedy; top_k=0 and top_p=1.0 disable those filters; the same seed gives the
-        same text. Stops at the end-of-joke token (unless stop_at_end=False, which forbids it, or fewer
-        than min_words words have been generated) or before the token that would start word max_words + 1.
+        same text. Stops at the end-of-joke token (which is held back until min_words words are out;
+        with stop_at_end=False the next joke follows on a new line) or before the token that would start
+        word max_words + 1.
         """
         check_sampling(temperature, top_k, top_p, max_words)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
@@ -114,12 +115,13 @@ class JokeLSTM(
         logits = logits[0, -1]
         words, in_word = 0, bool(prompt) and not prompt[-1].isspace()
         for _ in range(max_words * MAX_TOKENS_PER_WORD):
-            if not stop_at_end or words < min_words:
+            if words < min_words:
                 logits[EOS] = -math.inf
             token = sample_token(logits, temperature, top_k, top_p, generator)
-            if token == EOS:
+            if token == EOS and stop_at_end:
                 break
-            data = self.tokenizer.token_bytes(token)
+            # Without stop_at_end, the end of a joke starts the next one, on a new line.
+            data = b"\n" if token == EOS else self.tokenizer.token_bytes(token)
             words_after, in_word_after = count_words(data, words, in_word)
             if words_after > max_words:
                 break
