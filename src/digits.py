@@ -65,14 +65,3 @@ class DigitRNN(
         fwd = output[..., :hidden] @ w_fwd.T + self.head.bias
         bwd = output[..., hidden:] @ w_bwd.T + self.head.bias
         return {"forward": fwd.softmax(-1), "backward": bwd.softmax(-1)}
-
-    @torch.no_grad()
-    def direction_logits(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each direction's additive share of the final logits (Bi-LSTM only): forward + backward + bias."""
-        _, h_n = self._read_rows(images)
-        hidden = self.lstm.hidden_size
-        return {
-            "forward": h_n[-2] @ self.head.weight[:, :hidden].T,
-            "backward": h_n[-1] @ self.head.weight[:, hidden:].T,
-            "bias": self.head.bias.expand(images.shape[0], -1),
-        }

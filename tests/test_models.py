@@ -33,13 +33,6 @@ def test_bilstm_classifies_from_both_final_states():
     assert not torch.allclose(model(x), model.head(output[:, -1]), atol=1e-4)
 
 
-def test_direction_shares_add_up_to_the_logits():
-    model = DigitRNN(hidden_size=8, bidirectional=True).eval()
-    x = torch.rand(2, 28, 28)
-    parts = model.direction_logits(x)
-    assert torch.allclose(parts["forward"] + parts["backward"] + parts["bias"], model(x), atol=1e-5)
-
-
 def test_lstm_row_by_row_ends_at_its_prediction():
     model = DigitRNN(hidden_size=8, bidirectional=False).eval()
     x = torch.rand(2, 28, 28)
