@@ -6,6 +6,7 @@ private to the page.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from functools import partial
 
@@ -21,6 +22,7 @@ from src.preprocess import NotAnImageError, editor_ink, ink_map, read_image, to_
 MAX_PROMPT_CHARS = 2000
 MAX_WORDS = 300
 MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
+STREAM_INTERVAL_S = 0.03  # between streamed updates of a joke
 DRAW_HINT = "✏️ **Draw a digit** (0-9) on the canvas, or upload a picture of one."
 MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
 
@@ -126,8 +128,13 @@ def generate(models: Models, prompt: str | None, temperature: float, top_k: floa
     text = prompt
     pieces = model.generate(prompt, temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
                             max_words=int(max_words), seed=seed, min_words=min(MIN_WORDS, int(max_words)))
+    last = 0.0
     for piece in pieces:  # a piece is a word or part of one
         text += piece
+        # The model samples a word in about a millisecond; pacing the updates lets people (and the
+        # browser, which draws at most one update a frame) see the joke arrive word by word.
+        time.sleep(max(0.0, last + STREAM_INTERVAL_S - time.monotonic()))
+        last = time.monotonic()
         yield text
 
 
