@@ -71,9 +71,9 @@ def is_clean(joke: str) -> bool:
     return _BLOCKED.search(joke) is None
 
 
-def pretraining_jokes(root: Path = DATA_DIR, max_chars: int = 400) -> list[str]:
-    """The extra jokes, filtered: short, clean, de-duplicated, not a validation joke and not overlapping
-    a test joke."""
+def pretraining_jokes(root: Path = DATA_DIR, max_chars: int = 1000) -> list[str]:
+    """The extra jokes, filtered: at most `max_chars` long, clean, de-duplicated, not a validation joke
+    and not overlapping a test joke."""
     held = {j.lower() for j in clean_jokes("val", root)}
     overlaps = overlaps_test(root)
     seen: set[str] = set()

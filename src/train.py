@@ -147,7 +147,7 @@ def _lm_epoch(model: JokeLSTM, stream: torch.Tensor, batch_size: int, seq_len: i
 
 
 def train_jokes(*, n_words: int = 5000, n_chunks: int = 1500, embed_dim: int = 256, hidden_size: int = 512,
-                num_layers: int = 1, dropout: float = 0.25, pretrain_epochs: int = 5, finetune_epochs: int = 6,
+                num_layers: int = 1, dropout: float = 0.25, pretrain_epochs: int = 10, finetune_epochs: int = 6,
                 batch_size: int = 64, seq_len: int = 64, lr: float = 3e-3, finetune_lr: float = 3e-4,
                 clean_weight: int = 2, seed: int = 0, limit: int | None = None, progress: bool = True
                 ) -> tuple[JokeLSTM, dict]:
@@ -250,10 +250,10 @@ def main(argv: list[str] | None = None) -> None:
     digits.add_argument("--epochs", type=int, default=30)
     digits.add_argument("--batch-size", type=int, default=128)
     digits.add_argument("--lr", type=float, default=3e-3)
-    jokes = sub.add_parser("jokes", help="byte-level joke language model")
+    jokes = sub.add_parser("jokes", help="subword joke language model")
     jokes.add_argument("--hidden-size", type=int, default=512)
     jokes.add_argument("--num-layers", type=int, default=1)
-    jokes.add_argument("--pretrain-epochs", type=int, default=5)
+    jokes.add_argument("--pretrain-epochs", type=int, default=10)
     jokes.add_argument("--finetune-epochs", type=int, default=6)
     jokes.add_argument("--batch-size", type=int, default=64)
     jokes.add_argument("--seq-len", type=int, default=64)
