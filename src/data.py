@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -42,7 +43,7 @@ def _word_runs(joke: str, n: int = 6) -> set[tuple[str, ...]]:
     return {words[i:i + n] for i in range(max(1, len(words) - n + 1))}
 
 
-def overlaps_test(root: Path = DATA_DIR):
+def overlaps_test(root: Path = DATA_DIR) -> Callable[[str], bool]:
     """A predicate: does a joke equal a test joke or share a run of six words with one? cleanjokes.csv
     holds copies of some test jokes under other IDs (ID 320 is also 621 and 1338), and training on those
     would be training on the test split."""
