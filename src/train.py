@@ -52,9 +52,11 @@ def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
 
 
 def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 30, batch_size: int = 128,
-                 lr: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.2, seed: int = 0,
-                 limit: int | None = None, progress: bool = True) -> tuple[DigitRNN, dict]:
-    """Train a row-reading digit classifier on MNIST with random-affine augmentation and a one-cycle
+                 lr: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.2, label_smoothing: float = 0.1,
+                 augment_p: float = 1.0, elastic: float = 0.0, seed: int = 0, limit: int | None = None,
+                 progress: bool = True) -> tuple[DigitRNN, dict]:
+    """Train a row-reading digit classifier on MNIST with random-affine augmentation (of a share
+    `augment_p` of the images, plus an elastic distortion of `elastic` pixels if > 0) and a one-cycle
     schedule; `limit` trains and tests on the first `limit` images of each split (for smoke tests)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -77,9 +79,9 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
                    leave=False)
         for i in bar:
             idx = order[i:i + batch_size]
-            images = data.random_affine(train_x[idx], generator)
+            images = data.random_affine(train_x[idx], generator, elastic=elastic, p=augment_p)
             logits = model(images)
-            loss = F.cross_entropy(logits, train_y[idx], label_smoothing=0.1)
+            loss = F.cross_entropy(logits, train_y[idx], label_smoothing=label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -250,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     digits.add_argument("--epochs", type=int, default=30)
     digits.add_argument("--batch-size", type=int, default=128)
     digits.add_argument("--lr", type=float, default=3e-3)
+    digits.add_argument("--label-smoothing", type=float, default=0.1)
+    digits.add_argument("--augment-p", type=float, default=1.0, help="share of training images augmented")
+    digits.add_argument("--elastic", type=float, default=0.0, help="elastic distortion in pixels (0: off)")
     jokes = sub.add_parser("jokes", help="subword joke language model")
     jokes.add_argument("--hidden-size", type=int, default=512)
     jokes.add_argument("--num-layers", type=int, default=1)
@@ -267,7 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     common = dict(seed=args.seed, limit=args.limit, progress=not args.no_progress)
     if args.task == "digits":
         model, metrics = train_digits(bidirectional=args.bidirectional, hidden_size=args.hidden_size,
-                                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, **common)
+                                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                      label_smoothing=args.label_smoothing, augment_p=args.augment_p,
+                                      elastic=args.elastic, **common)
         name = "digit-bilstm" if args.bidirectional else "digit-lstm"
     else:
         model, metrics = train_jokes(hidden_size=args.hidden_size, num_layers=args.num_layers,

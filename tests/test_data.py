@@ -1,6 +1,8 @@
 """The data split and filters the models are trained and scored on."""
 from __future__ import annotations
 
+import torch
+
 from src import data
 
 
@@ -30,3 +32,24 @@ def test_the_word_filter():
     assert not data.is_clean("That joke was crap.")
     assert data.is_clean("She bought new jewelry and an analysis of her sextant.") is False  # stems are prefixes
     assert data.is_clean("She bought new jewelry and an analysis of grapes.")  # ...bounded where it matters
+
+
+def test_random_affine_is_seeded_per_image_and_keeps_untouched_images_exact():
+    images = data.mnist_tensors(train=False)[0][:64]
+    moved = data.random_affine(images, torch.Generator().manual_seed(0))
+    assert moved.shape == images.shape and 0 <= moved.min() and moved.max() <= 1 + 1e-6
+    assert torch.equal(moved, data.random_affine(images, torch.Generator().manual_seed(0)))
+    changed = (moved - images).abs().flatten(1).amax(1) > 0.1
+    assert changed.all(), "every image gets its own map"
+    assert torch.equal(data.random_affine(images, torch.Generator().manual_seed(0), p=0.0), images)
+    half = data.random_affine(images, torch.Generator().manual_seed(0), p=0.5)
+    untouched = (half == images).flatten(1).all(1)
+    assert 10 < untouched.sum() < 54
+
+
+def test_elastic_distortion_adds_to_the_affine_map():
+    images = data.mnist_tensors(train=False)[0][:16]
+    plain = data.random_affine(images, torch.Generator().manual_seed(0))
+    elastic = data.random_affine(images, torch.Generator().manual_seed(0), elastic=34.0)
+    assert elastic.shape == images.shape
+    assert ((elastic - plain).abs().flatten(1).amax(1) > 0.1).all()
