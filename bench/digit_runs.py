@@ -11,17 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from src import data
-from src.digits import DigitRNN
+from src.digits import DigitRNN, logits_in_batches
 from src.hub import load_folder
-
-
-@torch.no_grad()
-def test_probabilities(model: DigitRNN, images: torch.Tensor) -> torch.Tensor:
-    """Softmax outputs (N, 10) over the images, in batches of 1,000."""
-    return torch.cat([model(images[i:i + 1000]).softmax(-1) for i in range(0, len(images), 1000)])
 
 
 def main() -> None:
@@ -32,7 +24,7 @@ def main() -> None:
     probs, wrong = [], []
     for folder in args.folders:
         model = load_folder(DigitRNN, folder)
-        p = test_probabilities(model, images)
+        p = logits_in_batches(model, images).softmax(-1)
         errors = set((p.argmax(-1) != labels).nonzero().flatten().tolist())
         print(f"{folder}: {1 - len(errors) / len(labels):.2%} ({len(errors)} errors)  [{model.metrics['command']}]")
         probs.append(p)

@@ -65,3 +65,9 @@ class DigitRNN(
         fwd = output[..., :hidden] @ w_fwd.T + self.head.bias
         bwd = output[..., hidden:] @ w_bwd.T + self.head.bias
         return {"forward": fwd.softmax(-1), "backward": bwd.softmax(-1)}
+
+
+@torch.no_grad()
+def logits_in_batches(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits (N, 10) for many (N, 28, 28) images, `batch_size` at a time to bound memory."""
+    return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])

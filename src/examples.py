@@ -13,17 +13,16 @@ import numpy as np
 import torch
 
 from src import data
+from src.digits import logits_in_batches
 from src.hub import MODELS, bundled_folder, checkpoints_dir, load_folder
 
 GALLERY_NAME = "disagreements.npz"
 
 
-@torch.no_grad()
 def disagreements(lstm: torch.nn.Module, bilstm: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   limit: int) -> dict[str, np.ndarray]:
     """The first `limit` images whose predicted digits differ between the two models."""
-    lstm_pred = torch.cat([lstm(images[i:i + 1000]).argmax(-1) for i in range(0, len(images), 1000)])
-    bilstm_pred = torch.cat([bilstm(images[i:i + 1000]).argmax(-1) for i in range(0, len(images), 1000)])
+    lstm_pred, bilstm_pred = (logits_in_batches(m, images).argmax(-1) for m in (lstm, bilstm))
     index = (lstm_pred != bilstm_pred).nonzero().flatten()[:limit]
     return {
         "index": index.numpy(),

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from src import data
-from src.digits import DigitRNN
+from src.digits import DigitRNN, logits_in_batches
 from src.jokes import JokeLSTM
 from src.tokenizer import EOS, build_vocab
 
@@ -34,15 +34,10 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-@torch.no_grad()
-def digit_accuracy(model: DigitRNN, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+def digit_accuracy(model: DigitRNN, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy of `model` on (N, 28, 28) images."""
     model.eval()
-    correct = sum(
-        (model(images[i:i + batch_size]).argmax(-1) == labels[i:i + batch_size]).sum().item()
-        for i in range(0, len(images), batch_size)
-    )
-    return correct / len(images)
+    return (logits_in_batches(model, images).argmax(-1) == labels).sum().item() / len(images)
 
 
 def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
