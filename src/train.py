@@ -17,6 +17,7 @@ import random
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -25,6 +26,7 @@ from tqdm import tqdm
 
 from src import data
 from src.digits import DigitRNN, logits_in_batches
+from src.hub import load_folder
 from src.jokes import JokeLSTM
 from src.tokenizer import EOS, build_vocab
 
@@ -48,11 +50,17 @@ def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
 
 def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 30, batch_size: int = 128,
                  lr: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.2, label_smoothing: float = 0.1,
-                 augment_p: float = 1.0, elastic: float = 0.0, seed: int = 0, limit: int | None = None,
-                 progress: bool = True) -> tuple[DigitRNN, dict]:
+                 augment_p: float = 1.0, elastic: float = 0.0, teachers: Sequence[Path] = (), seed: int = 0,
+                 limit: int | None = None, progress: bool = True) -> tuple[DigitRNN, dict]:
     """Train a row-reading digit classifier on MNIST with random-affine augmentation (of a share
     `augment_p` of the images, plus an elastic distortion of `elastic` pixels if > 0) and a one-cycle
-    schedule; `limit` trains and tests on the first `limit` images of each split (for smoke tests)."""
+    schedule; `limit` trains and tests on the first `limit` images of each split (for smoke tests).
+
+    With `teachers` (digit checkpoint folders) the targets are the teachers' mean probabilities on the
+    same augmented images instead of the labels (knowledge distillation from their ensemble). Each step
+    asks one teacher drawn at random: the loss is linear in the target, so its expectation is the loss
+    against the ensemble mean, at the cost of one teacher forward pass per step instead of all of them.
+    """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     train_x, train_y = data.mnist_tensors(train=True)
@@ -60,6 +68,7 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
     if limit:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
     model = DigitRNN(hidden_size=hidden_size, bidirectional=bidirectional, dropout=dropout)
+    teacher_models = [load_folder(DigitRNN, Path(t)).eval() for t in teachers]
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
@@ -75,8 +84,15 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
         for i in bar:
             idx = order[i:i + batch_size]
             images = data.random_affine(train_x[idx], generator, elastic=elastic, p=augment_p)
+            if teacher_models:
+                teacher = teacher_models[torch.randint(len(teacher_models), (), generator=generator)]
+                with torch.no_grad():
+                    target = teacher(images).softmax(-1)
+                smoothing = 0.0  # a teacher's probabilities are soft already
+            else:
+                target, smoothing = train_y[idx], label_smoothing
             logits = model(images)
-            loss = F.cross_entropy(logits, train_y[idx], label_smoothing=label_smoothing)
+            loss = F.cross_entropy(logits, target, label_smoothing=smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -103,6 +119,11 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
         },
         "curves": curves,
     }
+    if teacher_models:
+        metrics["teachers"] = [{"folder": str(t), "command": (m.metrics or {}).get("command"),
+                                "test_accuracy": (m.metrics or {}).get("test_accuracy")}
+                               for t, m in zip(teachers, teacher_models)]
+        metrics["summary"]["trained on"] = f"the mean probabilities of {len(teachers)} teacher runs (distillation)"
     return model, _finish(metrics, model, start, seed)
 
 
@@ -250,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     digits.add_argument("--label-smoothing", type=float, default=0.1)
     digits.add_argument("--augment-p", type=float, default=1.0, help="share of training images augmented")
     digits.add_argument("--elastic", type=float, default=0.0, help="elastic distortion in pixels (0: off)")
+    digits.add_argument("--teacher", type=Path, nargs="+", default=[],
+                        help="digit checkpoint folders to distil from (their mean probabilities become the targets)")
     jokes = sub.add_parser("jokes", help="subword joke language model")
     jokes.add_argument("--hidden-size", type=int, default=512)
     jokes.add_argument("--num-layers", type=int, default=1)
@@ -269,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         model, metrics = train_digits(bidirectional=args.bidirectional, hidden_size=args.hidden_size,
                                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                       label_smoothing=args.label_smoothing, augment_p=args.augment_p,
-                                      elastic=args.elastic, **common)
+                                      elastic=args.elastic, teachers=args.teacher, **common)
         name = "digit-bilstm" if args.bidirectional else "digit-lstm"
     else:
         model, metrics = train_jokes(hidden_size=args.hidden_size, num_layers=args.num_layers,

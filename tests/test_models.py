@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from src import data
 from src.digits import DigitRNN
 from src.examples import disagreements, load_gallery
 from src.hub import load_folder
@@ -136,6 +137,26 @@ def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
     x = torch.rand(4, 28, 28)
     assert torch.equal(loaded(x), model.eval()(x))
     assert "MNIST test accuracy" in (tmp_path / "README.md").read_text()
+
+
+def test_distillation_learns_the_teachers_answers_not_the_labels(tmp_path):
+    # Teachers that always answer 3 and 7 (an all-zero head plus a bias): their mean puts half on each, so
+    # a student that learnt from them picks 3 or 7 for every image, whatever the labels say.
+    folders = []
+    for digit in (3, 7):
+        teacher = DigitRNN(hidden_size=4, bidirectional=False)
+        with torch.no_grad():
+            teacher.head.weight.zero_()
+            teacher.head.bias.copy_(torch.nn.functional.one_hot(torch.tensor(digit), 10) * 20.0)
+        teacher.metrics = {"name": "digit-lstm", "command": f"teacher {digit}", "test_accuracy": 0.1}
+        teacher.save_pretrained(tmp_path / str(digit))
+        folders.append(tmp_path / str(digit))
+    model, metrics = train_digits(bidirectional=True, hidden_size=16, epochs=3, batch_size=16, limit=512,
+                                  teachers=folders, progress=False)
+    probs = model(data.mnist_tensors(train=False)[0][:64]).softmax(-1)
+    assert set(probs.argmax(-1).tolist()) <= {3, 7}
+    assert torch.allclose(probs[:, [3, 7]].sum(-1), torch.ones(64), atol=0.1)
+    assert [t["command"] for t in metrics["teachers"]] == ["teacher 3", "teacher 7"]
 
 
 def test_tiny_joke_training_learns_something():
