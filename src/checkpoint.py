@@ -37,6 +37,14 @@ Per-epoch curves and every figure above are in `metrics.json`.
 ```bash
 {{ command }}
 ```
+{% if teachers %}
+The training targets were the mean probabilities of these teacher checkpoints, each trained first by its
+own command (the training time below is this model's alone):
+
+| teacher folder | MNIST test accuracy | command |
+|---|---|---|
+{% for t in teachers %}| `{{ t.folder }}` | {{ '%.2f%%'|format(100 * t.test_accuracy) if t.test_accuracy is not none else '?' }} | `{{ t.command }}` |
+{% endfor %}{% endif %}
 
 Trained on {{ device }} in {{ train_minutes }} minutes (seed {{ seed }}).
 """
@@ -66,6 +74,7 @@ class HubCheckpoint(PyTorchModelHubMixin, model_card_template=CARD_TEMPLATE):
             "device": metrics.get("device", "?"),
             "train_minutes": round(metrics.get("train_seconds", 0) / 60, 1),
             "seed": metrics.get("seed", "?"),
+            "teachers": metrics.get("teachers", []),
         }
         return super().generate_model_card(*args, **{**fields, **kwargs})
 

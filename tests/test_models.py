@@ -157,6 +157,10 @@ def test_distillation_learns_the_teachers_answers_not_the_labels(tmp_path):
     assert set(probs.argmax(-1).tolist()) <= {3, 7}
     assert torch.allclose(probs[:, [3, 7]].sum(-1), torch.ones(64), atol=0.1)
     assert [t["command"] for t in metrics["teachers"]] == ["teacher 3", "teacher 7"]
+    model.metrics = {"name": "digit-bilstm", **metrics}
+    model.save_pretrained(tmp_path / "student")
+    card = (tmp_path / "student" / "README.md").read_text()
+    assert "| `teacher 3` |" in card and "| `teacher 7` |" in card
 
 
 def test_tiny_joke_training_learns_something():
