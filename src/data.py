@@ -93,11 +93,13 @@ def pretraining_jokes(root: Path = DATA_DIR, max_chars: int = 1000) -> list[str]
 
 def random_affine(images: torch.Tensor, generator: torch.Generator, degrees: float = 10.0,
                   translate: float = 0.1, scale: tuple[float, float] = (0.9, 1.1),
-                  shear: float = 10.0, elastic: float = 0.0, sigma: float = 4.0, p: float = 1.0) -> torch.Tensor:
+                  shear: float = 10.0, elastic: float = 0.0, sigma: float = 4.0, p: float = 1.0,
+                  mode: str = "bilinear") -> torch.Tensor:
     """Augment a batch (N, 28, 28) with an independent random affine map per image, plus an elastic
     distortion (Simard et al. 2003: a random displacement field smoothed by a Gaussian of width `sigma`
     and scaled to `elastic` pixels) when `elastic` > 0. Each image is transformed with probability `p`
-    and otherwise left as it is.
+    and otherwise left as it is. `mode` is grid_sample's interpolation: "bilinear" softens the strokes,
+    "nearest" (torchvision RandomAffine's default) keeps them as crisp as the test images.
 
     The same ranges as torchvision's RandomAffine, but drawn per image and applied to the whole batch
     with one grid_sample call: v2.RandomAffine samples one map per call and costs ~0.5 ms per image
@@ -124,7 +126,7 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, degrees: flo
         field = gaussian_blur(noise, kernel_size=2 * math.ceil(3 * sigma) + 1, sigma=sigma)
         # pixels -> grid_sample's [-1, 1] coordinates
         grid = grid + field.permute(0, 2, 3, 1) * (elastic * 2 / 28)
-    out = torch.nn.functional.grid_sample(images[:, None], grid, align_corners=False)[:, 0]
+    out = torch.nn.functional.grid_sample(images[:, None], grid, mode=mode, align_corners=False)[:, 0]
     if p >= 1.0:
         return out
     # Resampling blurs even a near-identity map, so untouched images keep the crisp strokes of the test set.

@@ -50,10 +50,12 @@ def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
 
 def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 30, batch_size: int = 128,
                  lr: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.2, label_smoothing: float = 0.1,
-                 augment_p: float = 1.0, elastic: float = 0.0, teachers: Sequence[Path] = (), seed: int = 0,
+                 augment_p: float = 1.0, elastic: float = 0.0, interpolation: str = "bilinear",
+                 teachers: Sequence[Path] = (), seed: int = 0,
                  limit: int | None = None, progress: bool = True) -> tuple[DigitRNN, dict]:
     """Train a row-reading digit classifier on MNIST with random-affine augmentation (of a share
-    `augment_p` of the images, plus an elastic distortion of `elastic` pixels if > 0) and a one-cycle
+    `augment_p` of the images, resampled with `interpolation`, plus an elastic distortion of `elastic`
+    pixels if > 0) and a one-cycle
     schedule; `limit` trains and tests on the first `limit` images of each split (for smoke tests).
 
     With `teachers` (digit checkpoint folders) the targets are the teachers' mean probabilities on the
@@ -83,7 +85,7 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
                    leave=False)
         for i in bar:
             idx = order[i:i + batch_size]
-            images = data.random_affine(train_x[idx], generator, elastic=elastic, p=augment_p)
+            images = data.random_affine(train_x[idx], generator, elastic=elastic, p=augment_p, mode=interpolation)
             if teacher_models:
                 teacher = teacher_models[torch.randint(len(teacher_models), (), generator=generator)]
                 with torch.no_grad():
@@ -271,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     digits.add_argument("--label-smoothing", type=float, default=0.1)
     digits.add_argument("--augment-p", type=float, default=1.0, help="share of training images augmented")
     digits.add_argument("--elastic", type=float, default=0.0, help="elastic distortion in pixels (0: off)")
+    digits.add_argument("--interpolation", choices=["bilinear", "nearest"], default="bilinear",
+                        help="resampling of the augmented images")
     digits.add_argument("--teacher", type=Path, nargs="+", default=[],
                         help="digit checkpoint folders to distil from (their mean probabilities become the targets)")
     jokes = sub.add_parser("jokes", help="subword joke language model")
@@ -292,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         model, metrics = train_digits(bidirectional=args.bidirectional, hidden_size=args.hidden_size,
                                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                       label_smoothing=args.label_smoothing, augment_p=args.augment_p,
+                                      interpolation=args.interpolation,
                                       elastic=args.elastic, teachers=args.teacher, **common)
         name = "digit-bilstm" if args.bidirectional else "digit-lstm"
     else:

@@ -53,3 +53,12 @@ def test_elastic_distortion_adds_to_the_affine_map():
     elastic = data.random_affine(images, torch.Generator().manual_seed(0), elastic=34.0)
     assert elastic.shape == images.shape
     assert ((elastic - plain).abs().flatten(1).amax(1) > 0.1).all()
+
+
+def test_nearest_resampling_keeps_pixel_values_and_bilinear_blends_them():
+    strokes = (data.mnist_tensors(train=False)[0][:16] > 0.5).float()  # only 0s and 1s
+    nearest = data.random_affine(strokes, torch.Generator().manual_seed(0), mode="nearest")
+    bilinear = data.random_affine(strokes, torch.Generator().manual_seed(0))
+    assert set(nearest.unique().tolist()) <= {0.0, 1.0}
+    assert ((bilinear > 0.05) & (bilinear < 0.95)).sum() > 100
+    assert not torch.equal(nearest, strokes)
