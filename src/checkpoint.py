@@ -45,7 +45,6 @@ own command (the training time below is this model's alone):
 |---|---|---|
 {% for t in teachers %}| `{{ t.folder }}` | {{ '%.2f%%'|format(100 * t.test_accuracy) if t.test_accuracy is not none else '?' }} | `{{ t.command }}` |
 {% endfor %}{% endif %}
-
 Trained on {{ device }} in {{ train_minutes }} minutes (seed {{ seed }}).
 """
 

@@ -55,8 +55,8 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
                  limit: int | None = None, progress: bool = True) -> tuple[DigitRNN, dict]:
     """Train a row-reading digit classifier on MNIST with random-affine augmentation (of a share
     `augment_p` of the images, resampled with `interpolation`, plus an elastic distortion of `elastic`
-    pixels if > 0) and a one-cycle
-    schedule; `limit` trains and tests on the first `limit` images of each split (for smoke tests).
+    pixels if > 0) and a one-cycle schedule; `limit` trains and tests on the first `limit` images of each
+    split (for smoke tests).
 
     With `teachers` (digit checkpoint folders) the targets are the teachers' mean probabilities on the
     same augmented images instead of the labels (knowledge distillation from their ensemble). Each step
@@ -70,7 +70,7 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
     if limit:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
     model = DigitRNN(hidden_size=hidden_size, bidirectional=bidirectional, dropout=dropout)
-    teacher_models = [load_folder(DigitRNN, Path(t)).eval() for t in teachers]
+    teacher_models = [load_folder(DigitRNN, Path(t)) for t in teachers]  # in eval mode, as loaded
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
@@ -122,9 +122,9 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
         "curves": curves,
     }
     if teacher_models:
-        metrics["teachers"] = [{"folder": str(t), "command": (m.metrics or {}).get("command"),
-                                "test_accuracy": (m.metrics or {}).get("test_accuracy")}
-                               for t, m in zip(teachers, teacher_models)]
+        recorded = [m.metrics or {} for m in teacher_models]
+        metrics["teachers"] = [{"folder": str(t), "command": r.get("command"), "test_accuracy": r.get("test_accuracy")}
+                               for t, r in zip(teachers, recorded)]
         metrics["summary"]["trained on"] = f"the mean probabilities of {len(teachers)} teacher runs (distillation)"
     return model, _finish(metrics, model, start, seed)
 
@@ -296,8 +296,8 @@ def main(argv: list[str] | None = None) -> None:
         model, metrics = train_digits(bidirectional=args.bidirectional, hidden_size=args.hidden_size,
                                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                       label_smoothing=args.label_smoothing, augment_p=args.augment_p,
-                                      interpolation=args.interpolation,
-                                      elastic=args.elastic, teachers=args.teacher, **common)
+                                      elastic=args.elastic, interpolation=args.interpolation,
+                                      teachers=args.teacher, **common)
         name = "digit-bilstm" if args.bidirectional else "digit-lstm"
     else:
         model, metrics = train_jokes(hidden_size=args.hidden_size, num_layers=args.num_layers,
