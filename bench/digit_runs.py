@@ -3,13 +3,15 @@
     python -m bench.digit_runs checkpoints/digit-bilstm runs/other-run ...
 
 Each argument is a digit checkpoint folder (from `python -m src.train digits ...`). Prints each folder's
-MNIST test accuracy and error count, how many of the 10,000 test images every run gets wrong and how many
-at least one run does, and the accuracy of the runs' averaged probabilities (an ensemble, for scale).
+MNIST test accuracy and error count, the runs' mean accuracy and its standard deviation, how many of the
+10,000 test images every run gets wrong and how many at least one run does, and the accuracy of the runs' averaged probabilities (an ensemble, for scale).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import torch
 
 from src import data
 from src.digits import DigitRNN, logits_in_batches
@@ -30,6 +32,8 @@ def main() -> None:
         probs.append(p)
         wrong.append(errors)
     if len(wrong) > 1:
+        accuracy = torch.tensor([1 - len(errors) / len(labels) for errors in wrong])
+        print(f"mean accuracy {accuracy.mean():.2%}, standard deviation {accuracy.std():.2%} over {len(wrong)} runs")
         print(f"wrong in every run: {len(set.intersection(*wrong))}; wrong in at least one: {len(set.union(*wrong))}")
         ensemble = (sum(probs).argmax(-1) == labels).float().mean().item()
         print(f"ensemble of the {len(probs)} runs (mean probabilities): {ensemble:.2%}")
