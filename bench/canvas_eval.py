@@ -45,7 +45,7 @@ def main() -> None:
     for k, i in enumerate(rng.choice(len(images), args.n, replace=False)):
         size = int(rng.integers(80, 401))
         at = (int(rng.integers(0, 401 - size)), int(rng.integers(0, 401 - size)))
-        image28 = to_mnist(ink_map(read_image(canvas_png(images[i].numpy(), size, at, k % 2 == 0))))
+        image28 = to_mnist(ink_map(read_image(canvas_png(images[i].numpy(), size, at, k % 2 == 0))[0]))
         with torch.no_grad():
             canvas_right += int(model(torch.from_numpy(image28)[None]).argmax()) == int(labels[i])
             raw_right += int(model(images[i][None]).argmax()) == int(labels[i])

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import csv
 import math
+import multiprocessing
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from torchvision import datasets
 from torchvision.transforms.v2.functional import gaussian_blur
+
+from src.preprocess import ink_map, to_mnist
+from src.strokes import Pen, digit_strokes, draw
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -132,3 +139,37 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, degrees: flo
     # Resampling blurs even a near-identity map, so untouched images keep the crisp strokes of the test set.
     keep = torch.rand(n, generator=generator) >= p
     return torch.where(keep[:, None, None], images, out)
+
+
+def drawn_digits(images: torch.Tensor, seed: int, widths: tuple[float, float] = (6, 50),
+                 sizes: tuple[float, float] = (0.25, 0.95), max_ratio: float = 0.4, canvas: int = 150
+                 ) -> torch.Tensor:
+    """Each (28, 28) digit traced into strokes and drawn again as on the app's canvas (a round pen of a
+    random width, at a random size, place, slant, tilt and wobble), then read back through the app's own
+    preprocessing (src.preprocess.to_mnist): what the model meets when people draw. The pen is at most
+    `max_ratio` of the ink's size (fatter, most digits are blobs nobody could read). Widths are given for
+    a 300 px canvas; drawings are made at `canvas` px with the pen scaled along (the result is the same,
+    4x cheaper). Deterministic for a seed; uses the CPU's cores."""
+    chunks = torch.arange(len(images)).chunk(max(1, min(len(images) // 256, 64)))
+    jobs = [(images[c].numpy(), seed * 100_003 + k, widths, sizes, max_ratio, canvas) for k, c in enumerate(chunks)]
+    # "spawn": forked workers of a process that has run torch's thread pool can hang.
+    with ProcessPoolExecutor(len(os.sched_getaffinity(0)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        return torch.cat(list(pool.map(_draw_chunk, *zip(*jobs))))
+
+
+def _draw_chunk(images: np.ndarray, seed: int, widths: tuple[float, float], sizes: tuple[float, float],
+                max_ratio: float, canvas: int) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    out = torch.zeros(len(images), 28, 28)
+    for k, image in enumerate(images):
+        share = rng.uniform(*sizes)
+        width = min(rng.uniform(*widths) / 300, max_ratio * share)
+        pen = Pen(width=width * canvas, size=share,
+                  centre=tuple(rng.uniform(share / 2, 1 - share / 2, 2)), slant=rng.uniform(-15, 15),
+                  rotate=rng.uniform(-8, 8), jitter=rng.uniform(0, 3) * canvas / 300,
+                  transparent=bool(rng.integers(2)))
+        drawn = to_mnist(ink_map(draw(digit_strokes(image), pen, canvas, seed=int(rng.integers(2**31)))))
+        if drawn is not None:
+            out[k] = torch.from_numpy(drawn)
+    return out

@@ -8,6 +8,7 @@ in a 28x28 frame with its centre of mass at the centre.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -17,24 +18,48 @@ from torchvision.transforms.v2 import functional as TF
 MAX_PIXELS = 40_000_000  # larger uploads are refused rather than decoded
 WORK_SIDE = 512  # big images are shrunk to this before the ink is located
 INK_FLOOR = 0.25  # photo noise below this share of the strongest ink is treated as paper
+NORM_SIDE = 80  # stroke width is measured and set with the ink's box at this side (4x MNIST's 20 px)
+MNIST_STROKE = 9.7  # median stroke_width of the MNIST training digits at NORM_SIDE (tests/test_preprocess.py)
 
 
 class NotAnImageError(ValueError):
     """The input could not be read as an image."""
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as an RGBA uint8 array (EXIF rotation applied); refuses non-images and huge ones."""
+def read_image(path: str | Path | BinaryIO) -> tuple[np.ndarray, str]:
+    """An image file as an RGBA uint8 array (EXIF rotation applied), and a note for the user ('' when there
+    is nothing to say: an animated or multi-page file is read from its first frame, and the note says so).
+
+    Every Pillow mode is read by its own range: 16-bit and 32-bit greyscale are scaled down rather than
+    clipped at 255, palette and greyscale-with-alpha images keep their transparency, CMYK becomes RGB.
+    Refuses non-images and huge ones with NotAnImageError.
+    """
     try:
         with Image.open(path) as image:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise NotAnImageError(
                     f"image is too large ({width}x{height} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels")
+            frames = getattr(image, "n_frames", 1)
+            note = f"The file has {frames} frames; its first frame was read." if frames > 1 else ""
             image.draft("RGB", (WORK_SIDE * 2, WORK_SIDE * 2))  # JPEGs decode straight at a reduced size
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGBA"))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+            image = ImageOps.exif_transpose(image)
+            return _rgba(image), note
+    except NotAnImageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         raise NotAnImageError(f"could not read the file as an image ({error.__class__.__name__})") from error
+
+
+def _rgba(image: Image.Image) -> np.ndarray:
+    """A Pillow image of any mode as RGBA uint8."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        # convert("RGBA") would clip these to 0..255: scale by the mode's range instead.
+        grey = np.asarray(image, dtype=np.float64)
+        top = 1.0 if image.mode == "F" and grey.max() <= 1.0 else 255.0 if grey.max() <= 255 else 65535.0
+        grey = (np.clip(grey / top, 0.0, 1.0) * 255).round().astype(np.uint8)
+        return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+    return np.asarray(image.convert("RGBA"))
 
 
 def _as_rgba(image: np.ndarray) -> np.ndarray:
@@ -101,20 +126,52 @@ def editor_ink(background: np.ndarray | None, layers: list[np.ndarray] | None,
     return np.maximum.reduce([p for p in parts if p.shape == shape])
 
 
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels of a boolean ink mask: twice its area over its perimeter (a stroke of
+    width w and length L has area wL and perimeter about 2L). The perimeter is counted as ink/paper edges
+    between 4-neighbours times pi/4, which makes it independent of the stroke's direction on average."""
+    padded = np.pad(mask, 1)
+    edges = np.count_nonzero(padded[1:] != padded[:-1]) + np.count_nonzero(padded[:, 1:] != padded[:, :-1])
+    return 2 * float(mask.sum()) / max(edges * np.pi / 4, 1.0)
+
+
+def _disc(radius: int) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.arange(-radius, radius + 1), torch.arange(-radius, radius + 1), indexing="ij")
+    return ((yy ** 2 + xx ** 2) <= radius ** 2 + radius).float()[None, None]
+
+
+def set_stroke_width(mask: np.ndarray, target: float = MNIST_STROKE) -> np.ndarray:
+    """Thin or thicken a boolean ink mask with a round pen so that, once its box is fitted back to the same
+    side, its strokes are about `target` pixels wide: a drawing made with a fat or a fine pen becomes the
+    same drawing made with an MNIST-like pen. Returns the new mask (unchanged if it would vanish)."""
+    width, side = stroke_width(mask), max(mask.shape)
+    # Growing or shrinking each side by r changes the box by 2r, and the refit scales the width along:
+    # (width - 2r) * side / (side - 2r) = target.
+    radius = int(round(side * (width - target) / (2 * side - 2 * target)))
+    if radius == 0:
+        return mask
+    disc = _disc(abs(radius))
+    padded = torch.from_numpy(np.pad(mask, abs(radius) + 1).astype(np.float32))[None, None]
+    covered = torch.nn.functional.conv2d(padded, disc)[0, 0].numpy()  # ink pixels under the pen at each place
+    out = covered > 0.5 if radius < 0 else covered > disc.sum().item() - 0.5
+    return out if out.any() else mask
+
+
 def to_mnist(ink: np.ndarray | None, min_ink: float = 4.0) -> np.ndarray | None:
-    """Crop to the ink, fit it into 20x20 keeping the aspect ratio, and centre its mass in 28x28.
+    """Crop to the ink, give its strokes MNIST's width, fit it into 20x20 keeping the aspect ratio, and
+    centre its mass in 28x28.
 
     Returns float32 (28, 28) in [0, 1], white digit on black, or None when there is (almost) no ink.
     """
     if ink is None or ink.sum() < min_ink:
         return None
-    rows, cols = np.nonzero(ink > 0.05)
-    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    height, width = crop.shape
-    scale = 20.0 / max(height, width)
-    size = [max(1, round(height * scale)), max(1, round(width * scale))]
-    small = TF.resize(torch.from_numpy(np.ascontiguousarray(crop))[None], size, antialias=True)[0].numpy()
-    small = np.clip(small, 0.0, None)
+    crop = _crop(ink)
+    # Stroke width is measured and set at 4x the final 20 px box, where MNIST's pen is ~10 px wide.
+    crop = _fit(crop, NORM_SIDE)
+    mask = set_stroke_width(crop > 0.5)
+    if not mask.any():
+        return None
+    small = _fit(_crop(mask.astype(np.float32)), 20)
     if small.max() <= 0:
         return None
     small = small / small.max()
@@ -126,3 +183,17 @@ def to_mnist(ink: np.ndarray | None, min_ink: float = 4.0) -> np.ndarray | None:
     out = np.zeros((28, 28), dtype=np.float32)
     out[top:top + small.shape[0], left:left + small.shape[1]] = small
     return out
+
+
+def _crop(ink: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(ink > 0.05)
+    return ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def _fit(image: np.ndarray, side: int) -> np.ndarray:
+    """Resize (antialiased) so the longer side is `side`, keeping the aspect ratio."""
+    height, width = image.shape
+    scale = side / max(height, width)
+    size = [max(1, round(height * scale)), max(1, round(width * scale))]
+    small = TF.resize(torch.from_numpy(np.ascontiguousarray(image))[None], size, antialias=True)[0].numpy()
+    return np.clip(small, 0.0, None)

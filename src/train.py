@@ -17,7 +17,7 @@ import random
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from src import data
 from src.digits import DigitRNN, logits_in_batches
+from src.checkpoint import read_metrics
 from src.hub import load_folder
 from src.jokes import JokeLSTM
 from src.tokenizer import EOS, build_vocab
@@ -51,7 +52,8 @@ def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
 def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 30, batch_size: int = 128,
                  lr: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.2, label_smoothing: float = 0.1,
                  augment_p: float = 1.0, elastic: float = 0.0, interpolation: str = "bilinear",
-                 teachers: Sequence[Path] = (), seed: int = 0,
+                 teachers: Sequence[Path] = (), drawn_epochs: int = 0, drawn_p: float = 0.5,
+                 drawn_lr: float = 5e-4, init: Path | None = None, seed: int = 0,
                  limit: int | None = None, progress: bool = True) -> tuple[DigitRNN, dict]:
     """Train a row-reading digit classifier on MNIST with random-affine augmentation (of a share
     `augment_p` of the images, resampled with `interpolation`, plus an elastic distortion of `elastic`
@@ -62,6 +64,12 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
     same augmented images instead of the labels (knowledge distillation from their ensemble). Each step
     asks one teacher drawn at random: the loss is linear in the target, so its expectation is the loss
     against the ensemble mean, at the cost of one teacher forward pass per step instead of all of them.
+
+    Then, for `drawn_epochs` more epochs (a second one-cycle schedule peaking at `drawn_lr`), a share
+    `drawn_p` of each batch is replaced by the same training digits drawn again with a round pen of random
+    width and read back through the app's preprocessing (data.drawn_digits, made once per run): what
+    people's drawings look like after stroke normalisation, fat pens' closed loops included. `init` starts
+    from a checkpoint folder's weights instead of a random initialisation.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -70,57 +78,81 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
     if limit:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
     model = DigitRNN(hidden_size=hidden_size, bidirectional=bidirectional, dropout=dropout)
+    if init is not None:
+        model.load_state_dict(load_folder(DigitRNN, Path(init)).state_dict())
     teacher_models = [load_folder(DigitRNN, Path(t)) for t in teachers]  # in eval mode, as loaded
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
-                                                   steps_per_epoch=steps_per_epoch)
-    curves: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_accuracy": [], "test_accuracy": []}
+    curves: dict[str, list] = {"stage": [], "epoch": [], "train_loss": [], "train_accuracy": [], "test_accuracy": []}
     start = time.time()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(len(train_x), generator=generator)
-        total_loss, correct = 0.0, 0
-        bar = tqdm(range(0, len(train_x), batch_size), desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                   leave=False)
-        for i in bar:
-            idx = order[i:i + batch_size]
-            images = data.random_affine(train_x[idx], generator, elastic=elastic, p=augment_p, mode=interpolation)
-            if teacher_models:
-                teacher = teacher_models[torch.randint(len(teacher_models), (), generator=generator)]
-                with torch.no_grad():
-                    target = teacher(images).softmax(-1)
-                smoothing = 0.0  # a teacher's probabilities are soft already
-            else:
-                target, smoothing = train_y[idx], label_smoothing
-            logits = model(images)
-            loss = F.cross_entropy(logits, target, label_smoothing=smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item() * len(idx)
-            correct += (logits.argmax(-1) == train_y[idx]).sum().item()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        test_acc = digit_accuracy(model, test_x, test_y)
-        curves["epoch"].append(epoch)
-        curves["train_loss"].append(round(total_loss / len(train_x), 5))
-        curves["train_accuracy"].append(round(correct / len(train_x), 5))
-        curves["test_accuracy"].append(round(test_acc, 5))
-        tqdm.write(f"epoch {epoch}: loss {total_loss / len(train_x):.4f}, test accuracy {test_acc:.4%}")
+
+    def run(stage: str, n_epochs: int, max_lr: float, inputs: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """`n_epochs` epochs of AdamW under one one-cycle schedule; `inputs` gives a batch's images."""
+        if stage != "mnist":
+            # Seeded afresh, so a later stage is the same whether it follows the first stage in one run
+            # or starts from that stage's saved checkpoint (`init`).
+            torch.manual_seed(seed + 1)
+            generator.manual_seed(seed + 1)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=weight_decay)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, epochs=n_epochs,
+                                                       steps_per_epoch=math.ceil(len(train_x) / batch_size))
+        for epoch in range(1, n_epochs + 1):
+            model.train()
+            order = torch.randperm(len(train_x), generator=generator)
+            total_loss, correct = 0.0, 0
+            bar = tqdm(range(0, len(train_x), batch_size), desc=f"{stage} {epoch}/{n_epochs}",
+                       disable=not progress, leave=False)
+            for i in bar:
+                idx = order[i:i + batch_size]
+                images = data.random_affine(inputs(idx), generator, elastic=elastic, p=augment_p,
+                                            mode=interpolation)
+                if teacher_models:
+                    teacher = teacher_models[torch.randint(len(teacher_models), (), generator=generator)]
+                    with torch.no_grad():
+                        target = teacher(images).softmax(-1)
+                    smoothing = 0.0  # a teacher's probabilities are soft already
+                else:
+                    target, smoothing = train_y[idx], label_smoothing
+                logits = model(images)
+                loss = F.cross_entropy(logits, target, label_smoothing=smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                total_loss += loss.item() * len(idx)
+                correct += (logits.argmax(-1) == train_y[idx]).sum().item()
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            test_acc = digit_accuracy(model, test_x, test_y)
+            for key, value in zip(curves, (stage, len(curves["epoch"]) + 1, round(total_loss / len(train_x), 5),
+                                           round(correct / len(train_x), 5), round(test_acc, 5))):
+                curves[key].append(value)
+            tqdm.write(f"{stage} epoch {epoch}: loss {total_loss / len(train_x):.4f}, test accuracy {test_acc:.4%}")
+
+    if epochs:
+        run("mnist", epochs, lr, lambda idx: train_x[idx])
+    if drawn_epochs:
+        drawn_x = data.drawn_digits(train_x, seed)
+        tqdm.write(f"drew {len(drawn_x):,} training digits again with a round pen")
+
+        def mixed(idx: torch.Tensor) -> torch.Tensor:
+            use_drawn = torch.rand(len(idx), generator=generator) < drawn_p
+            return torch.where(use_drawn[:, None, None], drawn_x[idx], train_x[idx])
+
+        run("drawn", drawn_epochs, drawn_lr, mixed)
     model.eval()
-    test_acc = curves["test_accuracy"][-1]
+    test_acc = digit_accuracy(model, test_x, test_y)
     metrics = {
-        "test_accuracy": test_acc,
+        "test_accuracy": round(test_acc, 5),
         "test_images": len(test_x),
         "summary": {
             f"MNIST test accuracy ({len(test_x):,} images)": f"{test_acc:.2%}",
             "parameters": f"{count_parameters(model):,}",
-            "epochs": epochs,
+            "epochs": f"{epochs} on MNIST" + (f" + {drawn_epochs} with redrawn digits" if drawn_epochs else ""),
         },
         "curves": curves,
     }
+    if init is not None:
+        metrics["init"] = {"folder": str(init), **{k: v for k, v in read_metrics(init).items()
+                                                     if k in ("command", "test_accuracy")}}
     if teacher_models:
         recorded = [m.metrics or {} for m in teacher_models]
         metrics["teachers"] = [{"folder": str(t), "command": r.get("command"), "test_accuracy": r.get("test_accuracy")}
@@ -277,6 +309,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="resampling of the augmented images")
     digits.add_argument("--teacher", type=Path, nargs="+", default=[],
                         help="digit checkpoint folders to distil from (their mean probabilities become the targets)")
+    digits.add_argument("--drawn-epochs", type=int, default=0,
+                        help="epochs after the MNIST ones with a share of each batch redrawn with a round pen")
+    digits.add_argument("--drawn-p", type=float, default=0.5, help="share of each batch redrawn in those epochs")
+    digits.add_argument("--drawn-lr", type=float, default=5e-4, help="peak learning rate of those epochs")
+    digits.add_argument("--init", type=Path, default=None, help="start from this checkpoint folder's weights")
     jokes = sub.add_parser("jokes", help="subword joke language model")
     jokes.add_argument("--hidden-size", type=int, default=512)
     jokes.add_argument("--num-layers", type=int, default=1)
@@ -297,7 +334,8 @@ def main(argv: list[str] | None = None) -> None:
                                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                       label_smoothing=args.label_smoothing, augment_p=args.augment_p,
                                       elastic=args.elastic, interpolation=args.interpolation,
-                                      teachers=args.teacher, **common)
+                                      teachers=args.teacher, drawn_epochs=args.drawn_epochs,
+                                      drawn_p=args.drawn_p, drawn_lr=args.drawn_lr, init=args.init, **common)
         name = "digit-bilstm" if args.bidirectional else "digit-lstm"
     else:
         model, metrics = train_jokes(hidden_size=args.hidden_size, num_layers=args.num_layers,

@@ -25,20 +25,38 @@ MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
 STREAM_INTERVAL_S = 0.03  # between streamed updates of a joke
 DRAW_HINT = "✏️ **Draw a digit** (0-9) on the canvas, or upload a picture of one."
 MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
+# gradio's Brush size is a radius: 10 draws 20 px strokes on the 300 px canvas, MNIST's proportions
+# (a stroke ~12% of the digit's height) for a digit drawn over ~60% of the canvas.
+BRUSH_RADIUS = 10
 
-# gradio 6.31's Sketchpad starts with no tool selected; pick the brush for the user on every sketchpad.
+# gradio 6.31's Sketchpad starts with no tool selected, and its trash icon ("Clear canvas") deselects the
+# brush again: pick the brush for the user on every sketchpad, at start and after every clear.
 PICK_BRUSH_JS = """
 () => {
-  const pick = () => document.querySelectorAll("button[aria-label='Brush']").forEach((button) => {
-    if (!button.dataset.autoPicked && button.offsetParent !== null) {
-      button.dataset.autoPicked = "1";
-      button.click();
-    }
+  const pick = (root) => root.querySelectorAll("button[aria-label='Brush']").forEach((button) => {
+    if (button.offsetParent !== null && !button.classList.contains("highlight")) button.click();
   });
-  new MutationObserver(pick).observe(document.body, {childList: true, subtree: true, attributes: true});
-  pick();
+  const started = new WeakSet();
+  new MutationObserver(() => document.querySelectorAll("button[aria-label='Brush']").forEach((button) => {
+    if (!started.has(button) && button.offsetParent !== null) { started.add(button); pick(button.parentElement); }
+  })).observe(document.body, {childList: true, subtree: true, attributes: true});
+  document.addEventListener("click", (event) => {
+    const trash = event.target.closest("button[aria-label='Clear canvas']");
+    if (!trash) return;
+    const editor = trash.closest(".block");
+    // The editor rebuilds its toolbar after clearing; pick the brush once it is there again.
+    for (const wait of [50, 200, 500, 1000]) setTimeout(() => pick(editor), wait);
+  }, true);  // capture: the editor stops the click from bubbling
 }
 """
+
+
+def clear_js(sketchpad_id: str) -> str:
+    """JS for a Clear button: clear the sketchpad with its own trash icon, which leaves it ready to draw.
+    (Sending None to a Sketchpad from Python leaves it on a spinner in gradio 6.31: gradio issue #9978.)"""
+    return f"() => document.querySelector(\"#{sketchpad_id} button[aria-label='Clear canvas']\")?.click()"
+
+
 CSS = """
 .pixel-view img { image-rendering: pixelated; }
 #joke-output textarea { font-size: 1.15rem; line-height: 1.5; }
@@ -168,9 +186,12 @@ def file_to_mnist(path: str | None) -> np.ndarray:
     if not path:
         raise gr.Error("No image was given: send one image file.")
     try:
-        image28 = to_mnist(ink_map(read_image(path)))
+        pixels, note = read_image(path)
     except NotAnImageError as error:
         raise gr.Error(f"That file is not a usable image: {error}.") from None
+    if note:
+        gr.Warning(note)  # a toast on the page, a log message in the client's job status
+    image28 = to_mnist(ink_map(pixels))
     if image28 is None:
         raise gr.Error("No digit found: the image is blank (one flat colour). Draw or upload a digit.")
     return image28
@@ -269,10 +290,10 @@ def training_curves(models: Models) -> pd.DataFrame:
 
 # ---- layout ------------------------------------------------------------------------------------
 
-def _sketchpad() -> gr.Sketchpad:
+def _sketchpad(elem_id: str) -> gr.Sketchpad:
     return gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(300, 300),
-                        brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"),
-                        layers=False, transforms=(), height=380)
+                        brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+                        layers=False, transforms=(), height=380, elem_id=elem_id)
 
 
 def _upload(label: str, height: int) -> gr.Image:
@@ -337,7 +358,7 @@ def build_demo(models: Models) -> gr.Blocks:
         with gr.Tab("Sketch", id="sketch"):
             with gr.Row():
                 with gr.Column():
-                    sketch = _sketchpad()
+                    sketch = _sketchpad("sketch-pad")
                     clear = gr.Button("Clear")
                     upload = _upload("…or upload a picture of a digit", height=200)
                 with gr.Column():
@@ -349,7 +370,7 @@ def build_demo(models: Models) -> gr.Blocks:
             upload_input = gr.State()
             sketch.change(partial(classify_sketch, models), [sketch], [label, seen, hint], **private,
                           concurrency_limit=4)
-            clear.click(lambda: (None, None, None, DRAW_HINT), None, [sketch, label, seen, hint],
+            clear.click(lambda: (None, None, DRAW_HINT), None, [label, seen, hint], js=clear_js("sketch-pad"),
                         api_visibility="private", queue=False)
             upload.upload(partial(classify, models), [upload], [label, upload_input], api_name="classify",
                           concurrency_limit=8,
@@ -359,7 +380,8 @@ def build_demo(models: Models) -> gr.Blocks:
         with gr.Tab("LSTM vs Bi-LSTM", id="compare"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    sketch2 = _sketchpad()
+                    sketch2 = _sketchpad("compare-pad")
+                    clear2 = gr.Button("Clear")
                     upload2 = _upload("…or upload a picture", height=160)
                     gr.Markdown("**Input the models read** (28 rows of 28 pixels)")
                     seen2 = gr.Image(show_label=False, height=168, width=168, interactive=False, buttons=[],
@@ -394,6 +416,8 @@ def build_demo(models: Models) -> gr.Blocks:
             views = [lstm_plot, fwd_plot, bwd_plot, seen2, hint2]
             sketch2.change(partial(compare_sketch, models), [sketch2], [lstm_label, bilstm_label, facts, *views],
                            **private, concurrency_limit=4)
+            clear2.click(partial(compare_all, models, None), None, [lstm_label, bilstm_label, facts, *views],
+                         js=clear_js("compare-pad"), api_visibility="private", queue=False)
             upload2.upload(partial(compare, models), [upload2], [lstm_label, bilstm_label, facts, compare_input],
                            api_name="compare", concurrency_limit=8,
                            api_description="Classify one image file with both models: probabilities, agreement "

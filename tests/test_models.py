@@ -139,6 +139,27 @@ def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
     assert "MNIST test accuracy" in (tmp_path / "README.md").read_text()
 
 
+def test_drawn_stage_continues_from_a_checkpoint_on_redrawn_digits(tmp_path):
+    base, metrics = train_digits(bidirectional=False, hidden_size=8, epochs=1, limit=256, progress=False)
+    base.metrics = {"name": "digit-lstm", **metrics}
+    base.save_pretrained(tmp_path / "base")
+    model, metrics = train_digits(bidirectional=False, hidden_size=8, epochs=0, drawn_epochs=1, init=tmp_path / "base",
+                                  limit=256, progress=False)
+    assert metrics["curves"]["stage"] == ["drawn"]
+    assert metrics["init"]["test_accuracy"] == base.metrics["test_accuracy"]
+    assert not torch.equal(model.head.weight, base.head.weight)
+
+
+def test_drawn_digits_are_the_same_digits_redrawn(digit_models):
+    images, labels = (t[:200] for t in data.mnist_tensors(train=True))
+    drawn = data.drawn_digits(images, seed=3)
+    assert drawn.shape == images.shape and torch.equal(drawn, data.drawn_digits(images, seed=3))
+    assert not torch.equal(drawn, data.drawn_digits(images, seed=4))
+    # Still the same digits, drawn another way: the trained Bi-LSTM reads most of them as their labels.
+    accuracy = (digit_models["digit-bilstm"](drawn).argmax(-1) == labels).float().mean()
+    assert accuracy > 0.9, accuracy
+
+
 def test_distillation_learns_the_teachers_answers_not_the_labels(tmp_path):
     # Teachers that always answer 3 and 7 (an all-zero head plus a bias): their mean puts half on each, so
     # a student that learnt from them picks 3 or 7 for every image, whatever the labels say.

@@ -1,0 +1,121 @@
+"""Both digit models on MNIST test digits drawn again with a round pen, as people draw on the canvas.
+
+    python -m bench.drawn_eval [--n 300] [--seed 0] [--checkpoints DIR]
+
+Each test digit is thinned to its skeleton and traced into strokes (src.strokes), then drawn on a 300 px
+canvas (the Sketch tab's) with a pen 6 to 50 px wide, the ink's box 25% to 95% of the canvas, a random
+place, slant (±12°), tilt (±5°) and wobble (up to 3 px), black on white paper for half of the drawings and
+ink on a transparent canvas for the other half. The drawing goes through the app's own preprocessing
+(ink_map -> to_mnist) into both models. A last row draws "photos": the digit on tinted paper with uneven
+light, blur, sensor noise and JPEG compression, read back from the JPEG file as an upload is.
+
+Prints the accuracy per pen width and size bucket for both models and writes the table to
+bench/drawn_results.md.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+
+from src import data
+from src.digits import logits_in_batches
+from src.hub import load_folder, MODELS
+from src.preprocess import ink_map, read_image, to_mnist
+from src.strokes import Pen, digit_strokes, draw
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDTHS = (6, 12, 22, 32, 44, 50)
+SIZES = ((0.25, 0.45), (0.45, 0.70), (0.70, 0.95))
+CANVAS = 300
+NAMES = ("digit-bilstm", "digit-lstm")
+
+
+def random_pen(rng: np.random.Generator, width: float, size: tuple[float, float], transparent: bool) -> Pen:
+    """A pen of the given width at a random size in `size`, place, slant, tilt and wobble."""
+    share = rng.uniform(*size)
+    margin = share / 2
+    return Pen(width=width, size=share, centre=(rng.uniform(margin, 1 - margin), rng.uniform(margin, 1 - margin)),
+               slant=rng.uniform(-12, 12), rotate=rng.uniform(-5, 5), jitter=rng.uniform(0, 3),
+               transparent=transparent)
+
+
+def photo(drawing: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A white-paper drawing as a phone photo of it: tinted paper, light falling off, blur, noise, JPEG."""
+    ink = 1.0 - drawing[..., 0].astype(np.float32) / 255.0
+    yy, xx = np.mgrid[0:CANVAS, 0:CANVAS] / CANVAS
+    light = 0.75 + 0.25 * np.cos((xx - rng.uniform(0, 1)) * rng.uniform(1, 3)) * np.cos((yy - rng.uniform(0, 1)))
+    paper = np.array([rng.uniform(200, 245), rng.uniform(195, 240), rng.uniform(180, 235)])
+    pen = np.array([rng.uniform(10, 70)] * 3)
+    rgb = (paper * (1 - ink[..., None]) + pen * ink[..., None]) * light[..., None]
+    rgb += rng.normal(0, 5, rgb.shape)
+    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=int(rng.integers(40, 85)))
+    buffer.seek(0)
+    return read_image(buffer)[0]
+
+
+def evaluate(models: dict, n: int, seed: int) -> tuple[list[str], dict]:
+    """Accuracy per (row, size bucket) for each model; rows are pen widths and 'photo'."""
+    images, labels = data.mnist_tensors(train=False)
+    rng = np.random.default_rng(seed)
+    strokes: dict[int, list] = {}
+    rows = [f"{w} px" for w in WIDTHS] + ["photo (12-22 px pen)"]
+    results: dict = {}
+    for row in rows:
+        for size in SIZES:
+            picked = rng.choice(len(images), n, replace=False)
+            inputs = []
+            for k, i in enumerate(picked):
+                i = int(i)
+                if i not in strokes:
+                    strokes[i] = digit_strokes(images[i].numpy())
+                is_photo = row.startswith("photo")
+                width = rng.uniform(12, 22) if is_photo else float(row.split()[0])
+                pen = random_pen(rng, width, size, transparent=not is_photo and k % 2 == 1)
+                drawing = draw(strokes[i], pen, CANVAS, seed=int(rng.integers(2**31)))
+                if is_photo:
+                    drawing = photo(drawing, rng)
+                image28 = to_mnist(ink_map(drawing))
+                inputs.append(np.zeros((28, 28), np.float32) if image28 is None else image28)
+            batch = torch.from_numpy(np.stack(inputs))
+            for name, model in models.items():
+                right = logits_in_batches(model, batch).argmax(-1) == labels[picked]
+                results[(name, row, size)] = right.float().mean().item()
+    return rows, results
+
+
+def table(rows: list[str], results: dict, n: int) -> str:
+    """Markdown: one line per pen width, a column per model and size bucket."""
+    head = ["pen width"] + [f"{name.split('-')[1]} {lo:.0%}-{hi:.0%}" for name in NAMES for lo, hi in SIZES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [f"{results[(name, row, size)]:.1%}" for name in NAMES for size in SIZES]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    lines.append(f"\n{n} drawings per cell (MNIST test digits drawn on a {CANVAS} px canvas; size = the inked box's "
+                 "longer side as a share of the canvas).")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=300, help="drawings per pen width and size bucket")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "drawn_results.md")
+    args = parser.parse_args()
+    models = {name: load_folder(MODELS[name].cls, args.checkpoints / name) for name in NAMES}
+    rows, results = evaluate(models, args.n, args.seed)
+    text = table(rows, results, args.n)
+    print(text)
+    args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
