@@ -1,15 +1,19 @@
 """What makes a model a checkpoint folder: config.json, model.safetensors, metrics.json and a model card.
 
 `save_pretrained` and `push_to_hub` (from huggingface_hub's mixin) both write the whole folder, because
-metrics.json and the card are written by the same `_save_pretrained` hook that writes the weights.
+metrics.json and the card are written by the same `_save_pretrained` hook that writes the weights; and
+`from_pretrained` reads it whole, because the `_from_pretrained` hook reads metrics.json beside the weights
+(from a local folder or a Hub repo).
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import ModelCard, PyTorchModelHubMixin
+from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError
 
 METRICS_NAME = "metrics.json"
 
@@ -60,6 +64,24 @@ class HubCheckpoint(PyTorchModelHubMixin, model_card_template=CARD_TEMPLATE):
         super()._save_pretrained(save_directory)
         if self.metrics is not None:
             (save_directory / METRICS_NAME).write_text(json.dumps(self.metrics, indent=2) + "\n")
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir: str | Path | None,
+                         force_download: bool, local_files_only: bool, token: str | bool | None, **kwargs: Any):
+        model = super()._from_pretrained(model_id=model_id, revision=revision, cache_dir=cache_dir,
+                                         force_download=force_download, local_files_only=local_files_only,
+                                         token=token, **kwargs)
+        if os.path.isdir(model_id):
+            path = Path(model_id) / METRICS_NAME
+            model.metrics = read_metrics(model_id) if path.is_file() else None
+            return model
+        try:  # the same revision, cache and token as the weights
+            path = hf_hub_download(model_id, METRICS_NAME, revision=revision, cache_dir=cache_dir,
+                                   force_download=force_download, local_files_only=local_files_only, token=token)
+            model.metrics = read_metrics(Path(path).parent)
+        except EntryNotFoundError:  # a checkpoint without metrics (remote or not cached) still loads
+            model.metrics = None
+        return model
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         metrics = self.metrics or {}

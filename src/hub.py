@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
-from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
-from src.checkpoint import METRICS_NAME, HubCheckpoint, read_metrics
+from src.checkpoint import METRICS_NAME, HubCheckpoint
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
 
@@ -30,7 +30,7 @@ WEIGHTS_NAME, CONFIG_NAME = constants.SAFETENSORS_SINGLE_FILE, constants.CONFIG_
 # Endpoints that failed to answer in this process: later loads go straight to the cache and the bundled
 # copies instead of paying the timeout once per model.
 _unreachable: set[str] = set()
-# What hf_hub_download retries, with backoff for about 20 s, when the file is not cached: network errors and these.
+# Answers that hf_hub_download would retry with backoff for about 20 s: the pre-flight treats them as no answer.
 _RETRIED_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
@@ -81,11 +81,11 @@ def fetch_from_hub(repo_id: str, revision: str, timeout: float) -> Path:
     except LocalEntryNotFoundError:  # huggingface_hub's "could not reach the Hub, and not cached"
         _unreachable.add(constants.ENDPOINT)
         raise
-    hf_hub_download(filename=WEIGHTS_NAME, **kwargs)
+    hf_hub_download(filename=WEIGHTS_NAME, **kwargs)  # safetensors only: no pickle fallback
     try:
         hf_hub_download(filename=METRICS_NAME, **kwargs)
-    except Exception as error:  # metrics are informative only; the model loads without them
-        log.debug("no %s for %s@%s: %s", METRICS_NAME, repo_id, revision, error)
+    except EntryNotFoundError:  # metrics are informative only; the model loads without them
+        log.debug("no %s for %s@%s", METRICS_NAME, repo_id, revision)
     return folder
 
 
@@ -111,12 +111,9 @@ def load_folder(cls: type[HubCheckpoint], folder: Path) -> HubCheckpoint:
         if not (folder / required).is_file():
             raise CheckpointError(f"missing checkpoint file: {folder / required}")
     try:
-        model = cls.from_pretrained(folder, strict=True, map_location="cpu")
+        return cls.from_pretrained(folder, strict=True, map_location="cpu")  # with its metrics.json, if any
     except Exception as error:
         raise CheckpointError(f"cannot load {folder / WEIGHTS_NAME}: {error}") from error
-    if (folder / METRICS_NAME).is_file():
-        model.metrics = read_metrics(folder)
-    return model
 
 
 def load_model(name: str) -> HubCheckpoint:

@@ -151,8 +151,10 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
         "curves": curves,
     }
     if init is not None:
-        metrics["init"] = {"folder": str(init), **{k: v for k, v in read_metrics(init).items()
-                                                     if k in ("command", "test_accuracy")}}
+        base = read_metrics(init)
+        metrics["init"] = {"folder": str(init), "command": base.get("command"),
+                           "test_accuracy": base.get("test_accuracy"),
+                           "train_seconds": base.get("total_train_seconds", base.get("train_seconds", 0))}
     if teacher_models:
         recorded = [m.metrics or {} for m in teacher_models]
         metrics["teachers"] = [{"folder": str(t), "command": r.get("command"), "test_accuracy": r.get("test_accuracy")}
@@ -281,7 +283,12 @@ def _finish(metrics: dict, model: torch.nn.Module, start: float, seed: int) -> d
         "command": "python -m src.train " + shlex.join(sys.argv[1:]),
         "torch": torch.__version__,
     })
-    metrics["summary"]["training time"] = f"{metrics['train_seconds'] / 60:.1f} min on {metrics['device']}"
+    # A run that started from a checkpoint (init) took that checkpoint's training time too.
+    metrics["total_train_seconds"] = round(metrics["train_seconds"] + metrics.get("init", {}).get("train_seconds", 0), 1)
+    metrics["summary"]["training time"] = f"{metrics['total_train_seconds'] / 60:.1f} min on {metrics['device']}"
+    if "init" in metrics:
+        metrics["summary"]["training time"] += (f" ({metrics['train_seconds'] / 60:.1f} min for this run, after "
+                                                f"`{metrics['init']['command']}`)")
     return metrics
 
 

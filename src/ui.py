@@ -271,7 +271,8 @@ def model_facts(models: Models) -> pd.DataFrame:
             "model": title,
             "MNIST test accuracy": f"{m['test_accuracy']:.2%}" if "test_accuracy" in m else "?",
             "parameters": f"{m['parameters']:,}" if "parameters" in m else "?",
-            "training time": f"{m['train_seconds'] / 60:.1f} min" if "train_seconds" in m else "?",
+            "training time": f"{m.get('total_train_seconds', m.get('train_seconds', 0)) / 60:.1f} min"
+                             if "train_seconds" in m else "?",
             "epochs": len(m.get("curves", {}).get("epoch", [])) or "?",
         })
     return pd.DataFrame(rows)

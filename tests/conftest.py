@@ -8,7 +8,7 @@ import pytest
 import torch
 from huggingface_hub import constants
 
-from src import hub
+from src import data, hub
 from src.checkpoint import HubCheckpoint
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
@@ -18,6 +18,15 @@ from tests.checkpoint_fixtures import digit_models, joke_model  # noqa: F401
 from tests.hub_server import HubServer
 
 HUB_REVISION = "v1"
+
+
+@pytest.hookimpl(tryfirst=True)  # before fixtures that would load the data
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `data` need the training data; without it they skip and say what to put where."""
+    if item.get_closest_marker("data") is not None:
+        missing = data.missing_data()
+        if missing:
+            pytest.skip(missing)
 
 
 def tiny_model(name: str, seed: int = 0) -> HubCheckpoint:

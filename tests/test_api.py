@@ -34,6 +34,7 @@ def test_api_lists_only_the_three_endpoints(client):
         "/generate", "/classify", "/compare"}
 
 
+@pytest.mark.data
 def test_classify_redrawn_mnist_digits(client, mnist_test, tmp_path):
     images, labels = mnist_test
     rng = np.random.default_rng(0)
@@ -48,6 +49,7 @@ def test_classify_redrawn_mnist_digits(client, mnist_test, tmp_path):
     assert correct >= 38
 
 
+@pytest.mark.data
 def test_compare_returns_both_models(client, mnist_test, tmp_path):
     images, labels = mnist_test
     path = canvas_export(images[0].numpy(), tmp_path, "seven", 300, (50, 50), transparent=False)
@@ -94,6 +96,7 @@ def test_bad_generation_settings_get_a_message(client, args, message):
     assert client.predict("ok", 0, 0, 1.0, 3, 1, api_name="/generate").startswith("ok")
 
 
+@pytest.mark.data
 def test_bad_images_get_a_message_and_the_server_keeps_serving(client, tmp_path, mnist_test):
     not_image = tmp_path / "notes.png"
     not_image.write_text("this is not an image")

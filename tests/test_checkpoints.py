@@ -21,6 +21,7 @@ def test_folder_is_complete_and_small(name):
     assert "python -m src.train" in card and "## Measured results" in card
 
 
+@pytest.mark.data
 def test_digit_models_are_accurate_and_match_their_metrics(digit_models):
     images, labels = data.mnist_tensors(train=False)
     for name, model in digit_models.items():
@@ -32,6 +33,7 @@ def test_digit_models_are_accurate_and_match_their_metrics(digit_models):
         assert model.metrics["parameters"] == sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.data
 def test_joke_model_matches_its_metrics_and_did_not_memorise_the_test_split(joke_model):
     test = data.clean_jokes("test")
     assert len(test) == 162
@@ -46,6 +48,7 @@ def test_joke_model_writes_clean_text(joke_model):
     assert sum(len(j.split()) >= 5 for j in jokes) >= 15
 
 
+@pytest.mark.data
 def test_digit_split_is_the_standard_one():
     _, labels = data.mnist_tensors(train=False)
     assert labels[:5].tolist() == [7, 2, 1, 0, 4] and len(labels) == 10_000

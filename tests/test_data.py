@@ -1,9 +1,12 @@
 """The data split and filters the models are trained and scored on."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from src import data
+
+pytestmark = pytest.mark.data
 
 
 def test_joke_splits_are_disjoint_and_the_test_split_is_fixed():

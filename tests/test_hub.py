@@ -240,3 +240,28 @@ def test_an_unknown_model_name_lists_the_known_ones() -> None:
     with pytest.raises(KeyError) as raised:
         load_model("gpt-5")
     assert all(name in str(raised.value) for name in MODELS)
+
+
+FROM_PRETRAINED_SCRIPT = """
+import json, sys
+from src.hub import MODELS
+model = MODELS[sys.argv[1]].cls.from_pretrained(sys.argv[2], revision=sys.argv[3])
+print(json.dumps(model.metrics))
+"""
+
+
+def test_from_pretrained_alone_returns_the_metrics(hub_server: HubServer, hf_cache: Path, tmp_path: Path) -> None:
+    """The checkpoint class reads metrics.json itself, from a local folder or a Hub repo, so the mixin's
+    from_pretrained returns a complete model without src.hub."""
+    local = MODELS["digit-lstm"].cls.from_pretrained(ROOT / "checkpoints" / "digit-lstm")
+    assert local.metrics == json.loads((ROOT / "checkpoints" / "digit-lstm" / "metrics.json").read_text())
+    bare = save_tiny_checkpoint("digit-lstm", tmp_path / "bare")
+    (tmp_path / "bare" / "metrics.json").unlink()
+    assert MODELS["digit-lstm"].cls.from_pretrained(tmp_path / "bare").metrics is None and bare.metrics
+
+    completed = subprocess.run([sys.executable, "-c", FROM_PRETRAINED_SCRIPT, "joke-lstm", "test/joke-lstm",
+                                HUB_REVISION], cwd=ROOT, env={**os.environ, "HF_ENDPOINT": hub_server.endpoint},
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.splitlines()[-1]) == {"name": "joke-lstm", "seed": 1}
+    assert resolve("test/joke-lstm", "metrics.json") in hub_server.paths("GET")

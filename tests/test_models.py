@@ -125,6 +125,7 @@ def test_sampling_settings_are_checked(args, message):
         check_sampling(*args)
 
 
+@pytest.mark.data
 def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
     model, metrics = train_digits(bidirectional=True, hidden_size=16, epochs=1, limit=512, progress=False)
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["parameters"] == sum(p.numel() for p in model.parameters())
@@ -139,6 +140,7 @@ def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
     assert "MNIST test accuracy" in (tmp_path / "README.md").read_text()
 
 
+@pytest.mark.data
 def test_drawn_stage_continues_from_a_checkpoint_on_redrawn_digits(tmp_path):
     base, metrics = train_digits(bidirectional=False, hidden_size=8, epochs=1, limit=256, progress=False)
     base.metrics = {"name": "digit-lstm", **metrics}
@@ -150,6 +152,7 @@ def test_drawn_stage_continues_from_a_checkpoint_on_redrawn_digits(tmp_path):
     assert not torch.equal(model.head.weight, base.head.weight)
 
 
+@pytest.mark.data
 def test_drawn_digits_are_the_same_digits_redrawn(digit_models):
     images, labels = (t[:200] for t in data.mnist_tensors(train=True))
     drawn = data.drawn_digits(images, seed=3)
@@ -160,6 +163,7 @@ def test_drawn_digits_are_the_same_digits_redrawn(digit_models):
     assert accuracy > 0.9, accuracy
 
 
+@pytest.mark.data
 def test_distillation_learns_the_teachers_answers_not_the_labels(tmp_path):
     # Teachers that always answer 3 and 7 (an all-zero head plus a bias): their mean puts half on each, so
     # a student that learnt from them picks 3 or 7 for every image, whatever the labels say.
@@ -184,6 +188,7 @@ def test_distillation_learns_the_teachers_answers_not_the_labels(tmp_path):
     assert "| `teacher 3` |" in card and "| `teacher 7` |" in card
 
 
+@pytest.mark.data
 def test_tiny_joke_training_learns_something():
     model, metrics = train_jokes(hidden_size=32, embed_dim=8, pretrain_epochs=1, finetune_epochs=1,
                                  batch_size=8, seq_len=32, limit=40, progress=False)

@@ -192,6 +192,7 @@ def test_animated_image_says_which_frame_was_read(tmp_path):
     assert to_mnist(ink_map(pixels)) is not None  # the first frame holds the digit
 
 
+@pytest.mark.data
 def test_mnist_stroke_constant_is_the_median_of_mnist_training_digits():
     """MNIST_STROKE is measured, not chosen: the median stroke width of the training digits at the size
     to_mnist measures drawings (every 20th training digit)."""

@@ -1,0 +1,70 @@
+"""Digits drawn with the mouse in a real browser on the Sketch tab, with the app's default brush.
+
+    python -m bench.browser_drawn [--n 100] [--seed 0]
+
+Starts app.py on loopback, opens the Sketch tab in headless Chromium (/usr/bin/chromium), and for each of
+`n` random MNIST test digits: traces it into strokes (src.strokes), draws them with the mouse at a random
+size (45-70% of the canvas), place, slant and wobble, reads the Bi-LSTM's top class from the page, and
+clears with the Clear button. Prints the accuracy and the misread digits.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import expect, sync_playwright
+
+from bench.drawn_eval import random_pen
+from src import data
+from src.strokes import digit_strokes, place
+from src.ui import BRUSH_RADIUS
+from tests.app_server import start_app
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, open_tab, top_class
+from tests.test_browser_drawing import CANVAS_SIZE, draw_strokes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    images, labels = data.mnist_tensors(train=False)
+    rng = np.random.default_rng(args.seed)
+    process, url = start_app(Path(tempfile.mkdtemp()) / "app.log")
+    wrong, start = [], time.time()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(20_000)
+            page.goto(url)
+            panel = open_tab(page, "Sketch")
+            for k, index in enumerate(rng.choice(len(images), args.n, replace=False).tolist()):
+                pen = random_pen(rng, 2 * BRUSH_RADIUS, (0.45, 0.70), transparent=False)
+                draw_strokes(page, panel, place(digit_strokes(images[index].numpy()), pen, CANVAS_SIZE, rng))
+                answer = top_class(panel)
+                expect(answer).to_have_text(re.compile(r"^\d$"))
+                # The label follows the drawing live: read it until the last stroke's answer has settled.
+                read = ""
+                while read != answer.inner_text():
+                    read = answer.inner_text()
+                    page.wait_for_timeout(500)
+                if read != str(int(labels[index])):
+                    wrong.append((index, int(labels[index]), read))
+                panel.get_by_role("button", name="Clear", exact=True).click()
+                expect(answer).to_have_count(0)
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    print(f"{args.n - len(wrong)}/{args.n} = {1 - len(wrong) / args.n:.1%} of mouse-drawn MNIST test digits read "
+          f"right by the Bi-LSTM on the Sketch tab (brush radius {BRUSH_RADIUS}, {time.time() - start:.0f} s)")
+    print("misread (test index, digit, read as):", wrong)
+
+
+if __name__ == "__main__":
+    main()

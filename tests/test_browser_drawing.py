@@ -1,0 +1,77 @@
+"""Drawing as people draw: MNIST test digits traced into strokes (src.strokes) and drawn with the mouse,
+with the app's default brush, then cleared with the Clear button or the canvas's own trash icon, again and
+again. Every drawing after a clear must reach the model and be read right.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from src import data
+from src.strokes import Pen, digit_strokes, place
+from tests.test_browser import browser, page  # noqa: F401 (fixtures)
+from tests.test_browser import Locator, Page, expect, open_tab, top_class
+
+pytestmark = pytest.mark.data
+CANVAS_SIZE = 300  # the Sketchpad's canvas_size, in canvas pixels (shown at the editor's zoom)
+DIGIT_SIZE = 0.6  # the ink's box as a share of the canvas: how large people draw
+
+
+def canvas_frame(panel: Locator) -> tuple[float, float, float]:
+    """(x, y, scale) mapping canvas pixels to page pixels for the panel's sketchpad: the drawing area is
+    centred in the canvas element and shown at the editor's zoom."""
+    sketchpad = panel.locator(".block").filter(has=panel.page.locator("canvas")).first
+    canvas = sketchpad.locator("canvas").first
+    expect(canvas).to_be_visible()
+    zoom = int(sketchpad.get_by_text(re.compile(r"^\d+%$")).inner_text()[:-1]) / 100
+    box = canvas.bounding_box()
+    side = CANVAS_SIZE * zoom
+    return box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, zoom
+
+
+def draw_strokes(page: Page, panel: Locator, strokes: list[np.ndarray]) -> None:
+    """Draw polylines given in canvas pixels with the mouse, one press per stroke."""
+    left, top, zoom = canvas_frame(panel)
+    for stroke in strokes:
+        points = [(left + x * zoom, top + y * zoom) for x, y in stroke[::6].tolist() + [stroke[-1].tolist()]]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y)
+        page.mouse.up()
+
+
+def digit_on_canvas(image28: np.ndarray, brush_radius: float, seed: int) -> list[np.ndarray]:
+    """A digit's strokes placed on the canvas as a person would draw it: ~60% of the canvas, centred."""
+    pen = Pen(width=2 * brush_radius, size=DIGIT_SIZE)
+    return place(digit_strokes(image28), pen, CANVAS_SIZE, np.random.default_rng(seed))
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return data.mnist_tensors(train=False)
+
+
+@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
+def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
+    """Five rounds on one page: draw a digit, see it read right, clear (button and trash icon in turn)."""
+    from src.ui import BRUSH_RADIUS
+
+    images, labels = mnist_test
+    panel = open_tab(page, tab)
+    hint = panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
+    for round_, index in enumerate([0, 1, 2, 3, 4]):  # MNIST test digits 7, 2, 1, 0, 4
+        draw_strokes(page, panel, digit_on_canvas(images[index].numpy(), BRUSH_RADIUS, round_))
+        for label in panel.get_by_test_id("label").all():
+            expect(top_class(label), f"round {round_}").to_have_text(str(int(labels[index])))
+        expect(hint).to_have_count(0)
+        if round_ % 2 == 0:
+            panel.get_by_role("button", name="Clear", exact=True).click()
+        else:
+            panel.locator("button[aria-label='Clear canvas']").click()
+        expect(top_class(panel)).to_have_count(0)
+        expect(hint).to_be_visible()
+        # The brush is picked again, so the next strokes draw (the trash icon alone deselects it).
+        expect(panel.locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
