@@ -22,7 +22,7 @@ from bench.drawn_eval import random_pen
 from src import data
 from src.strokes import digit_strokes, place
 from src.ui import BRUSH_RADIUS
-from tests.app_server import start_app
+from tests.app_server import start_server
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, open_tab, top_class
 from tests.test_browser_drawing import CANVAS_SIZE, draw_strokes
 
@@ -34,14 +34,14 @@ def main() -> None:
     args = parser.parse_args()
     images, labels = data.mnist_tensors(train=False)
     rng = np.random.default_rng(args.seed)
-    process, url = start_app(Path(tempfile.mkdtemp()) / "app.log")
+    server, _ = start_server(log_path=Path(tempfile.mkdtemp()) / "app.log")
     wrong, start = [], time.time()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.set_default_timeout(20_000)
-            page.goto(url)
+            page.goto(server.url)
             panel = open_tab(page, "Sketch")
             for k, index in enumerate(rng.choice(len(images), args.n, replace=False).tolist()):
                 pen = random_pen(rng, 2 * BRUSH_RADIUS, (0.45, 0.70), transparent=False)
@@ -59,8 +59,7 @@ def main() -> None:
                 expect(answer).to_have_count(0)
             browser.close()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
     print(f"{args.n - len(wrong)}/{args.n} = {1 - len(wrong) / args.n:.1%} of mouse-drawn MNIST test digits read "
           f"right by the Bi-LSTM on the Sketch tab (brush radius {BRUSH_RADIUS}, {time.time() - start:.0f} s)")
     print("misread (test index, digit, read as):", wrong)

@@ -10,26 +10,14 @@ the same digits given to the model as MNIST stores them.
 from __future__ import annotations
 
 import argparse
-import io
 
 import numpy as np
 import torch
-from PIL import Image
 
 from src import data
 from src.hub import load_model
 from src.preprocess import ink_map, read_image, to_mnist
-
-
-def canvas_png(digit: np.ndarray, size: int, at: tuple[int, int], transparent: bool) -> io.BytesIO:
-    """An MNIST digit as black ink on a 400x400 canvas export."""
-    ink = Image.fromarray((digit * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
-    canvas = Image.new("RGBA", (400, 400), (255, 255, 255, 0 if transparent else 255))
-    canvas.paste(Image.new("RGBA", (size, size), (0, 0, 0, 255)), at, mask=ink)
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    buffer.seek(0)
-    return buffer
+from src.strokes import canvas_png
 
 
 def main() -> None:

@@ -1,17 +1,13 @@
 """Helpers shared by bench.run and bench.harness: app processes, API clients, test images and load runs.
 
-Servers get `HF_HUB_OFFLINE=1` unless a caller overrides it; every other variable (LSTM_DEMO_CHECKPOINTS
-included) is inherited, so the real checkpoints/ are used unless the user points elsewhere.
+Apps are started by the tests' own loopback helper (tests/app_server.py): servers get `HF_HUB_OFFLINE=1`
+unless a caller overrides it; every other variable (LSTM_DEMO_CHECKPOINTS included) is inherited, so the
+real checkpoints/ are used unless the user points elsewhere.
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,93 +18,22 @@ import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw, PngImagePlugin
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app.py"
+from tests.app_server import APP, ROOT, Server, answers_info, server_env, start_server  # noqa: F401 (re-exported)
+
 BARE_APP = ROOT / "bench" / "bare_app.py"
 # What gradio_client says when a handler raised something other than gr.Error.
 GENERIC_ERROR = "The upstream Gradio app has raised an exception"
 
 
-# ---- servers -----------------------------------------------------------------------------------
+def start_app(script: Path, log_path: Path, env: dict[str, str] | None = None, probe_image: Path | None = None,
+              timeout: float = 180.0) -> tuple[Server, float]:
+    """start_server, ready at a successful /classify of `probe_image` when one is given (the cold start
+    measure), else at an answer from /gradio_api/info."""
+    def classified(url: str) -> None:
+        with connect(url) as client:
+            classify(client, probe_image)
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
-    """The environment for a server: ours, offline Hub, no analytics, then `extra` (None deletes a name)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONUNBUFFERED": "1"}
-    for name, value in (extra or {}).items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
-
-
-@dataclass
-class Server:
-    """A started app process (app.py or bench/bare_app.py) and where it answers."""
-
-    process: subprocess.Popen
-    url: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def rss_mb(self) -> float:
-        """Resident memory of the server process (VmRSS), in MB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS line")
-
-    def stop(self) -> None:
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_server(script: Path, log_path: Path, env: dict[str, str] | None = None,
-                 probe_image: Path | None = None, timeout: float = 180.0) -> tuple[Server, float]:
-    """Launch `python script --port N` and wait until it is ready; returns it and the seconds that took.
-
-    Ready means a successful /classify of `probe_image` through gradio_client when one is given (the cold
-    start measure), else an answer from /gradio_api/info.
-    """
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(script), "--port", str(port)], cwd=ROOT,
-                               env=env or server_env(), stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    server = Server(process, url, log_path)
-    last_error: Exception | None = None
-    while time.perf_counter() - start < timeout:
-        if not server.alive():
-            raise RuntimeError(f"{script.name} exited with {process.returncode}:\n{server.log()[-3000:]}")
-        try:
-            if probe_image is None:
-                urllib.request.urlopen(url + "gradio_api/info", timeout=2)
-            else:
-                with connect(url) as client:
-                    classify(client, probe_image)
-            return server, time.perf_counter() - start
-        except Exception as error:  # not up yet (connection refused, 404 while the routes are added, ...)
-            last_error = error
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"{script.name} was not ready within {timeout:.0f} s ({last_error!r}):\n{server.log()[-3000:]}")
+    return start_server(script, log_path, env, classified if probe_image else answers_info, timeout)
 
 
 # ---- API calls ---------------------------------------------------------------------------------

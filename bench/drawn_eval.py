@@ -23,8 +23,8 @@ import torch
 from PIL import Image, ImageFilter
 
 from src import data
-from src.digits import logits_in_batches
-from src.hub import load_folder, MODELS
+from src.evaluate import digit_accuracy
+from src.hub import MODELS, load_folder
 from src.preprocess import ink_map, read_image, to_mnist
 from src.strokes import Pen, digit_strokes, draw
 
@@ -86,8 +86,7 @@ def evaluate(models: dict, n: int, seed: int) -> tuple[list[str], dict]:
                 inputs.append(np.zeros((28, 28), np.float32) if image28 is None else image28)
             batch = torch.from_numpy(np.stack(inputs))
             for name, model in models.items():
-                right = logits_in_batches(model, batch).argmax(-1) == labels[picked]
-                results[(name, row, size)] = right.float().mean().item()
+                results[(name, row, size)] = digit_accuracy(model, batch, labels[picked])
     return rows, results
 
 

@@ -47,7 +47,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image
 
 from bench.common import (APP, GENERIC_ERROR, ROOT, Server, classify, compare, connect, digit_files, digit_image,
-                          generate, run_load, save_png, server_env, start_server)
+                          generate, run_load, save_png, server_env, start_app)
 from src.hub import bundled_folder
 
 ENDPOINTS = ("classify", "compare", "generate")
@@ -378,7 +378,7 @@ def faults_part(work: Path, hub_slack: float) -> list[Check]:
         damage(weights)
         try:
             env = server_env({"LSTM_DEMO_CHECKPOINTS": str(folder)})
-            server, seconds = start_server(APP, work / f"{broken}.log", env)
+            server, seconds = start_app(APP, work / f"{broken}.log", env)
         except RuntimeError as error:
             checks.append(Check(f"{case}: app starts", False, short(error, 300)))
             continue
@@ -397,7 +397,7 @@ def faults_part(work: Path, hub_slack: float) -> list[Check]:
     env = server_env({"HF_HUB_OFFLINE": None, "HF_ENDPOINT": hole.url, "HF_HOME": str(hf_home),
                       "HF_HUB_CACHE": str(hf_home / "hub")})
     try:
-        server, seconds = start_server(APP, work / "no-hub.log", env)
+        server, seconds = start_app(APP, work / "no-hub.log", env)
     except RuntimeError as error:
         hole.close()
         return checks + [Check("Hub unreachable: app starts", False, short(error, 300))]
@@ -436,7 +436,7 @@ def main() -> int:
         if {"load", "inputs"} & set(args.parts):
             print("starting app.py…", flush=True)
             ready = save_png(digit_image(), work / "ready.png", "ready")
-            server, _ = start_server(APP, work / "app.log", probe_image=ready)
+            server, _ = start_app(APP, work / "app.log", probe_image=ready)
             try:
                 if "load" in args.parts:
                     checks += load_part(server, work, args.clients, args.seconds)

@@ -39,9 +39,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is import
 import gradio
 import torch
 
-from bench.common import APP, BARE_APP, LoadResult, Server, classify, digit_files, run_load, start_server
+from bench.common import APP, BARE_APP, LoadResult, Server, classify, digit_files, run_load, start_app
 from bench.refeed import refeed_generate
 from src.data import clean_jokes, mnist_tensors
+from src.evaluate import bits_per_char, count_parameters, digit_accuracy
 from src.hub import bundled_folder, load_model
 
 MAX_BYTES_PER_WORD = 64
@@ -107,7 +108,7 @@ def measure_servers(settings: Settings, work: Path) -> dict:
     try:
         for start in range(settings.cold_starts):
             for name, script in (("app", APP), ("bare", BARE_APP)):
-                server, seconds = start_server(script, work / f"{name}-{start}.log", probe_image=probe)
+                server, seconds = start_app(script, work / f"{name}-{start}.log", probe_image=probe)
                 results.setdefault(name, {"cold_start_s": []})["cold_start_s"].append(seconds)
                 print(f"  cold start {name} #{start + 1}: {seconds:.1f} s", flush=True)
                 if start == settings.cold_starts - 1:
@@ -189,16 +190,13 @@ def measure_models(settings: Settings) -> dict:
     models = {name: load_model(name) for name in ("digit-lstm", "digit-bilstm", "joke-lstm")}
     images, labels = mnist_tensors(train=False)
     images, labels = images[:settings.mnist_images], labels[:settings.mnist_images]
-    out = {}
-    for name in ("digit-lstm", "digit-bilstm"):
-        batches = zip(images.split(1000), labels.split(1000))
-        correct = sum(int((models[name](x).argmax(-1) == y).sum()) for x, y in batches)
-        out[name] = {"test_accuracy": correct / len(labels), "test_images": len(labels)}
+    out = {name: {"test_accuracy": digit_accuracy(models[name], images, labels), "test_images": len(labels)}
+           for name in ("digit-lstm", "digit-bilstm")}
     jokes = clean_jokes("test")[:settings.test_jokes]
-    nats, chars = sum(models["joke-lstm"].nll(joke) for joke in jokes), sum(len(joke) for joke in jokes)
-    out["joke-lstm"] = {"test_bpc": nats / math.log(2) / chars, "test_jokes": len(jokes), "test_chars": chars}
+    out["joke-lstm"] = {"test_bpc": bits_per_char(models["joke-lstm"], jokes), "test_jokes": len(jokes),
+                        "test_chars": sum(len(joke) for joke in jokes)}
     for name, model in models.items():
-        out[name]["parameters"] = sum(p.numel() for p in model.parameters())
+        out[name]["parameters"] = count_parameters(model)
         out[name]["checkpoint_mb"] = folder_mb(bundled_folder(name))
     return out
 

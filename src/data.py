@@ -18,7 +18,10 @@ from torchvision.transforms.v2.functional import gaussian_blur
 from src.preprocess import ink_map, to_mnist
 from src.strokes import Pen, digit_strokes, draw
 
-DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# The training data lives beside the repository (../shared/data), or wherever LSTM_DEMO_DATA points.
+DATA_DIR = Path(os.environ.get("LSTM_DEMO_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+REQUIRED = ("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/t10k-images-idx3-ubyte", "jokes/cleanjokes.csv",
+            "jokes/extra")
 
 # The project's held-out rule: cleanjokes with ID % 10 == 0 are the test split (162 jokes).
 # Of the rest, ID % 10 == 5 is kept aside as validation for choosing checkpoints.
@@ -33,6 +36,15 @@ _BLOCKED = re.compile(
     r"abortion|pedo|molest|incest|drunk|weed|cocaine|heroin|kill|murder|suicide|dead baby)",
     re.IGNORECASE,
 )
+
+
+def missing_data(root: Path = DATA_DIR) -> str | None:
+    """None when the training data is in place, else a message saying what is missing and where it goes."""
+    missing = [name for name in REQUIRED if not (root / name).exists()]
+    if not missing:
+        return None
+    return (f"the training data is missing from {root} ({', '.join(missing)}): put MNIST (torchvision's raw "
+            f"layout) and the jokes there, or set LSTM_DEMO_DATA to the folder that holds them")
 
 
 def mnist_tensors(train: bool, root: Path = DATA_DIR) -> tuple[torch.Tensor, torch.Tensor]:

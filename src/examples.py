@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from src import data
 from src.digits import logits_in_batches
 from src.hub import MODELS, bundled_folder, checkpoints_dir, load_folder
 
@@ -38,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=12)
     parser.add_argument("--out", type=Path, default=None, help="default: checkpoints/disagreements.npz")
     args = parser.parse_args(argv)
+    from src import data  # here, not at the top: the app imports load_gallery and needs no MNIST (nor torchvision)
+
     lstm, bilstm = (load_folder(MODELS[n].cls, bundled_folder(n)) for n in ("digit-lstm", "digit-bilstm"))
     images, labels = data.mnist_tensors(train=False)
     found = disagreements(lstm, bilstm, images, labels, args.limit)

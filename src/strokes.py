@@ -1,11 +1,13 @@
-"""MNIST digits as pen strokes, and strokes drawn again the way a canvas draws them.
+"""MNIST digits as people's canvases hold them: traced into pen strokes and drawn again, or pasted as ink.
 
 A digit's ink is upsampled, thinned to a one-pixel skeleton (Zhang-Suen) and traced into polylines; those
 can then be drawn with any pen width, size, place, slant and jitter, with round caps and joins like the
-app's brush. The drawing benchmark (bench.drawn_eval) and the browser tests draw digits this way.
+app's brush. The drawing benchmark (bench.drawn_eval), the drawn-digit training stage and the browser tests
+draw digits this way.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,3 +150,14 @@ def draw(strokes: list[np.ndarray], pen: Pen, canvas: int = 300, seed: int = 0, 
         out[..., :3] = 255 - ink[..., None]
         out[..., 3] = 255
     return out
+
+
+def canvas_png(digit: np.ndarray, size: int, at: tuple[int, int], transparent: bool) -> io.BytesIO:
+    """An MNIST digit as black ink on a 400x400 canvas export."""
+    ink = Image.fromarray((digit * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    canvas = Image.new("RGBA", (400, 400), (255, 255, 255, 0 if transparent else 255))
+    canvas.paste(Image.new("RGBA", (size, size), (0, 0, 0, 255)), at, mask=ink)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    buffer.seek(0)
+    return buffer

@@ -1,11 +1,12 @@
-"""Train one checkpoint folder from the command line.
+"""Train one checkpoint folder from the command line, by the name of its recipe (src.recipes).
 
-    python -m src.train digits --bidirectional --out checkpoints/digit-bilstm
-    python -m src.train digits --out checkpoints/digit-lstm
-    python -m src.train jokes --out checkpoints/joke-lstm
+    python -m src.train digit-bilstm --out checkpoints/digit-bilstm
+    python -m src.train digit-lstm --out checkpoints/digit-lstm
+    python -m src.train joke-lstm --out checkpoints/joke-lstm
+    python -m src.train digit-lstm --help          # every setting, with the recipe's value
 
 Each run is seeded, shows a progress bar, and writes config.json, model.safetensors, metrics.json (test
-score, parameter count, training time, per-epoch curves, the exact command) and a model card.
+score, parameter count, training time, per-epoch curves, the recipe and the exact command) and a model card.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import random
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,37 +26,17 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from src import data
-from src.digits import DigitRNN, logits_in_batches
+from src.digits import DigitRNN
+from src.evaluate import bits_per_char, count_parameters, digit_accuracy
 from src.checkpoint import read_metrics
+from src.recipes import RECIPES, DigitRecipe, JokeRecipe, Recipe, add_arguments, as_record, from_arguments
 from src.hub import load_folder
 from src.jokes import JokeLSTM
 from src.tokenizer import EOS, build_vocab
 
 
-def count_parameters(model: torch.nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def digit_accuracy(model: DigitRNN, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Top-1 accuracy of `model` on (N, 28, 28) images."""
-    model.eval()
-    return (logits_in_batches(model, images).argmax(-1) == labels).sum().item() / len(images)
-
-
-def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
-    """Total nll of the jokes / ln 2 / their total characters."""
-    model.eval()
-    return sum(model.nll(j) for j in jokes) / math.log(2) / sum(len(j) for j in jokes)
-
-
-def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 30, batch_size: int = 128,
-                 lr: float = 3e-3, weight_decay: float = 1e-4, dropout: float = 0.2, label_smoothing: float = 0.1,
-                 augment_p: float = 1.0, elastic: float = 0.0, interpolation: str = "bilinear",
-                 teachers: Sequence[Path] = (), drawn_epochs: int = 0, drawn_p: float = 0.5,
-                 drawn_lr: float = 5e-4, init: Path | None = None, seed: int = 0,
-                 limit: int | None = None, progress: bool = True) -> tuple[DigitRNN, dict]:
-    """Train a row-reading digit classifier on MNIST with random-affine augmentation (of a share
+def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, dict]:
+    """Train a row-reading digit classifier on MNIST by `recipe`: random-affine augmentation (of a share
     `augment_p` of the images, resampled with `interpolation`, plus an elastic distortion of `elastic`
     pixels if > 0) and a one-cycle schedule; `limit` trains and tests on the first `limit` images of each
     split (for smoke tests).
@@ -71,13 +52,15 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
     people's drawings look like after stroke normalisation, fat pens' closed loops included. `init` starts
     from a checkpoint folder's weights instead of a random initialisation.
     """
+    r = recipe
+    seed, limit, init, teachers = r.seed, r.limit, r.init, r.teachers
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     train_x, train_y = data.mnist_tensors(train=True)
     test_x, test_y = data.mnist_tensors(train=False)
     if limit:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
-    model = DigitRNN(hidden_size=hidden_size, bidirectional=bidirectional, dropout=dropout)
+    model = DigitRNN(hidden_size=r.hidden_size, bidirectional=r.bidirectional, dropout=r.dropout)
     if init is not None:
         model.load_state_dict(load_folder(DigitRNN, Path(init)).state_dict())
     teacher_models = [load_folder(DigitRNN, Path(t)) for t in teachers]  # in eval mode, as loaded
@@ -91,26 +74,26 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
             # or starts from that stage's saved checkpoint (`init`).
             torch.manual_seed(seed + 1)
             generator.manual_seed(seed + 1)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=weight_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=r.weight_decay)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, epochs=n_epochs,
-                                                       steps_per_epoch=math.ceil(len(train_x) / batch_size))
+                                                       steps_per_epoch=math.ceil(len(train_x) / r.batch_size))
         for epoch in range(1, n_epochs + 1):
             model.train()
             order = torch.randperm(len(train_x), generator=generator)
             total_loss, correct = 0.0, 0
-            bar = tqdm(range(0, len(train_x), batch_size), desc=f"{stage} {epoch}/{n_epochs}",
+            bar = tqdm(range(0, len(train_x), r.batch_size), desc=f"{stage} {epoch}/{n_epochs}",
                        disable=not progress, leave=False)
             for i in bar:
-                idx = order[i:i + batch_size]
-                images = data.random_affine(inputs(idx), generator, elastic=elastic, p=augment_p,
-                                            mode=interpolation)
+                idx = order[i:i + r.batch_size]
+                images = data.random_affine(inputs(idx), generator, elastic=r.elastic, p=r.augment_p,
+                                            mode=r.interpolation)
                 if teacher_models:
                     teacher = teacher_models[torch.randint(len(teacher_models), (), generator=generator)]
                     with torch.no_grad():
                         target = teacher(images).softmax(-1)
                     smoothing = 0.0  # a teacher's probabilities are soft already
                 else:
-                    target, smoothing = train_y[idx], label_smoothing
+                    target, smoothing = train_y[idx], r.label_smoothing
                 logits = model(images)
                 loss = F.cross_entropy(logits, target, label_smoothing=smoothing)
                 optimizer.zero_grad(set_to_none=True)
@@ -127,17 +110,17 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
                 curves[key].append(value)
             tqdm.write(f"{stage} epoch {epoch}: loss {total_loss / len(train_x):.4f}, test accuracy {test_acc:.4%}")
 
-    if epochs:
-        run("mnist", epochs, lr, lambda idx: train_x[idx])
-    if drawn_epochs:
+    if r.epochs:
+        run("mnist", r.epochs, r.lr, lambda idx: train_x[idx])
+    if r.drawn_epochs:
         drawn_x = data.drawn_digits(train_x, seed)
         tqdm.write(f"drew {len(drawn_x):,} training digits again with a round pen")
 
         def mixed(idx: torch.Tensor) -> torch.Tensor:
-            use_drawn = torch.rand(len(idx), generator=generator) < drawn_p
+            use_drawn = torch.rand(len(idx), generator=generator) < r.drawn_p
             return torch.where(use_drawn[:, None, None], drawn_x[idx], train_x[idx])
 
-        run("drawn", drawn_epochs, drawn_lr, mixed)
+        run("drawn", r.drawn_epochs, r.drawn_lr, mixed)
     model.eval()
     test_acc = digit_accuracy(model, test_x, test_y)
     metrics = {
@@ -146,7 +129,7 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
         "summary": {
             f"MNIST test accuracy ({len(test_x):,} images)": f"{test_acc:.2%}",
             "parameters": f"{count_parameters(model):,}",
-            "epochs": f"{epochs} on MNIST" + (f" + {drawn_epochs} with redrawn digits" if drawn_epochs else ""),
+            "epochs": f"{r.epochs} on MNIST" + (f" + {r.drawn_epochs} with redrawn digits" if r.drawn_epochs else ""),
         },
         "curves": curves,
     }
@@ -160,7 +143,7 @@ def train_digits(*, bidirectional: bool, hidden_size: int = 128, epochs: int = 3
         metrics["teachers"] = [{"folder": str(t), "command": r.get("command"), "test_accuracy": r.get("test_accuracy")}
                                for t, r in zip(teachers, recorded)]
         metrics["summary"]["trained on"] = f"the mean probabilities of {len(teachers)} teacher runs (distillation)"
-    return model, _finish(metrics, model, start, seed)
+    return model, _finish(metrics, model, start, recipe)
 
 
 def joke_stream(encoded: list[list[int]], rng: random.Random) -> torch.Tensor:
@@ -200,24 +183,21 @@ def _lm_epoch(model: JokeLSTM, stream: torch.Tensor, batch_size: int, seq_len: i
     return total / max(count, 1)
 
 
-def train_jokes(*, n_words: int = 5000, n_chunks: int = 1500, embed_dim: int = 256, hidden_size: int = 512,
-                num_layers: int = 1, dropout: float = 0.25, pretrain_epochs: int = 10, finetune_epochs: int = 6,
-                batch_size: int = 64, seq_len: int = 64, lr: float = 3e-3, finetune_lr: float = 3e-4,
-                clean_weight: int = 2, seed: int = 0, limit: int | None = None, progress: bool = True
-                ) -> tuple[JokeLSTM, dict]:
+def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, dict]:
     """Build the vocabulary from the training text, pretrain on the filtered extra jokes plus the
-    cleanjokes training split (repeated `clean_weight` times), then fine-tune on the cleanjokes training
+    cleanjokes training split (repeated `r.clean_weight` times), then fine-tune on the cleanjokes training
     split alone, keeping the epoch with the best validation bits per character. The test split is
     scored once, at the end."""
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
+    r = recipe
+    torch.manual_seed(r.seed)
+    rng = random.Random(r.seed)
     clean_train, val, test = (data.clean_jokes(s) for s in ("train", "val", "test"))
     extra = data.pretraining_jokes()
-    if limit:
-        clean_train, val, extra = clean_train[:limit], val[:limit // 4 + 1], extra[:limit]
-    corpus = extra + clean_train * clean_weight
-    model = JokeLSTM(build_vocab(corpus, n_words, n_chunks), embed_dim=embed_dim, hidden_size=hidden_size,
-                     num_layers=num_layers, dropout=dropout)
+    if r.limit:
+        clean_train, val, extra = clean_train[:r.limit], val[:r.limit // 4 + 1], extra[:r.limit]
+    corpus = extra + clean_train * r.clean_weight
+    model = JokeLSTM(build_vocab(corpus, r.n_words, r.n_chunks), embed_dim=r.embed_dim, hidden_size=r.hidden_size,
+                     num_layers=r.num_layers, dropout=r.dropout)
     encoded_corpus = [model.tokenizer.encode(j) for j in corpus]
     encoded_clean = encoded_corpus[len(extra):len(extra) + len(clean_train)]
     curves: dict[str, list] = {"stage": [], "epoch": [], "train_bpc": [], "val_bpc": []}
@@ -232,21 +212,21 @@ def train_jokes(*, n_words: int = 5000, n_chunks: int = 1500, embed_dim: int = 2
         tqdm.write(f"{stage} epoch {epoch}: train ~{train_bpc:.3f} bpc, val {val_bpc:.3f} bpc")
         return val_bpc
 
-    if pretrain_epochs:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    if r.pretrain_epochs:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=r.lr, weight_decay=0.01)
         tokens = sum(len(e) + 1 for e in encoded_corpus)
-        steps = pretrain_epochs * math.ceil(tokens // batch_size / seq_len)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps + 1,
+        steps = r.pretrain_epochs * math.ceil(tokens // r.batch_size / r.seq_len)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=r.lr, total_steps=steps + 1,
                                                        pct_start=0.05)
-        for epoch in range(1, pretrain_epochs + 1):
-            loss = _lm_epoch(model, joke_stream(encoded_corpus, rng), batch_size, seq_len, optimizer, schedule,
-                             f"pretrain {epoch}/{pretrain_epochs}", progress)
+        for epoch in range(1, r.pretrain_epochs + 1):
+            loss = _lm_epoch(model, joke_stream(encoded_corpus, rng), r.batch_size, r.seq_len, optimizer, schedule,
+                             f"pretrain {epoch}/{r.pretrain_epochs}", progress)
             record("pretrain", epoch, loss)
     best_bpc, best_state = bits_per_char(model, val), copy.deepcopy(model.state_dict())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=finetune_lr, weight_decay=0.01)
-    for epoch in range(1, finetune_epochs + 1):
-        loss = _lm_epoch(model, joke_stream(encoded_clean, rng), min(batch_size, 16), seq_len, optimizer, None,
-                         f"finetune {epoch}/{finetune_epochs}", progress)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=r.finetune_lr, weight_decay=0.01)
+    for epoch in range(1, r.finetune_epochs + 1):
+        loss = _lm_epoch(model, joke_stream(encoded_clean, rng), min(r.batch_size, 16), r.seq_len, optimizer, None,
+                         f"finetune {epoch}/{r.finetune_epochs}", progress)
         val_bpc = record("finetune", epoch, loss)
         if val_bpc < best_bpc:
             best_bpc, best_state = val_bpc, copy.deepcopy(model.state_dict())
@@ -270,16 +250,17 @@ def train_jokes(*, n_words: int = 5000, n_chunks: int = 1500, embed_dim: int = 2
         },
         "curves": curves,
     }
-    return model, _finish(metrics, model, start, seed)
+    return model, _finish(metrics, model, start, recipe)
 
 
-def _finish(metrics: dict, model: torch.nn.Module, start: float, seed: int) -> dict:
-    """Add what every checkpoint records: size, time, machine, seed and the exact command."""
+def _finish(metrics: dict, model: torch.nn.Module, start: float, recipe: Recipe) -> dict:
+    """Add what every checkpoint records: size, time, machine, seed, the recipe and the exact command."""
     metrics.update({
         "parameters": count_parameters(model),
         "train_seconds": round(time.time() - start, 1),
         "device": f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
-        "seed": seed,
+        "seed": recipe.seed,
+        "recipe": as_record(recipe),
         "command": "python -m src.train " + shlex.join(sys.argv[1:]),
         "torch": torch.__version__,
     })
@@ -302,54 +283,18 @@ def save(model: DigitRNN | JokeLSTM, metrics: dict, out: Path, name: str) -> Non
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="task", required=True)
-    digits = sub.add_parser("digits", help="MNIST row-reading classifier")
-    digits.add_argument("--bidirectional", action="store_true")
-    digits.add_argument("--hidden-size", type=int, default=128)
-    digits.add_argument("--epochs", type=int, default=30)
-    digits.add_argument("--batch-size", type=int, default=128)
-    digits.add_argument("--lr", type=float, default=3e-3)
-    digits.add_argument("--label-smoothing", type=float, default=0.1)
-    digits.add_argument("--augment-p", type=float, default=1.0, help="share of training images augmented")
-    digits.add_argument("--elastic", type=float, default=0.0, help="elastic distortion in pixels (0: off)")
-    digits.add_argument("--interpolation", choices=["bilinear", "nearest"], default="bilinear",
-                        help="resampling of the augmented images")
-    digits.add_argument("--teacher", type=Path, nargs="+", default=[],
-                        help="digit checkpoint folders to distil from (their mean probabilities become the targets)")
-    digits.add_argument("--drawn-epochs", type=int, default=0,
-                        help="epochs after the MNIST ones with a share of each batch redrawn with a round pen")
-    digits.add_argument("--drawn-p", type=float, default=0.5, help="share of each batch redrawn in those epochs")
-    digits.add_argument("--drawn-lr", type=float, default=5e-4, help="peak learning rate of those epochs")
-    digits.add_argument("--init", type=Path, default=None, help="start from this checkpoint folder's weights")
-    jokes = sub.add_parser("jokes", help="subword joke language model")
-    jokes.add_argument("--hidden-size", type=int, default=512)
-    jokes.add_argument("--num-layers", type=int, default=1)
-    jokes.add_argument("--pretrain-epochs", type=int, default=10)
-    jokes.add_argument("--finetune-epochs", type=int, default=6)
-    jokes.add_argument("--batch-size", type=int, default=64)
-    jokes.add_argument("--seq-len", type=int, default=64)
-    jokes.add_argument("--lr", type=float, default=3e-3)
-    for p in (digits, jokes):
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--limit", type=int, default=None, help="train on a small slice (smoke tests)")
-        p.add_argument("--out", type=Path, required=True)
-        p.add_argument("--no-progress", action="store_true")
+    sub = parser.add_subparsers(dest="name", required=True, metavar="RECIPE")
+    for name, recipe in RECIPES.items():
+        recipe_parser = sub.add_parser(name, help=type(recipe).__doc__,
+                                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_arguments(recipe_parser, recipe)
+        recipe_parser.add_argument("--out", type=Path, required=True, help="the checkpoint folder to write")
+        recipe_parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    common = dict(seed=args.seed, limit=args.limit, progress=not args.no_progress)
-    if args.task == "digits":
-        model, metrics = train_digits(bidirectional=args.bidirectional, hidden_size=args.hidden_size,
-                                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                      label_smoothing=args.label_smoothing, augment_p=args.augment_p,
-                                      elastic=args.elastic, interpolation=args.interpolation,
-                                      teachers=args.teacher, drawn_epochs=args.drawn_epochs,
-                                      drawn_p=args.drawn_p, drawn_lr=args.drawn_lr, init=args.init, **common)
-        name = "digit-bilstm" if args.bidirectional else "digit-lstm"
-    else:
-        model, metrics = train_jokes(hidden_size=args.hidden_size, num_layers=args.num_layers,
-                                     pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs,
-                                     batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, **common)
-        name = "joke-lstm"
-    save(model, metrics, args.out, name)
+    recipe = from_arguments(RECIPES[args.name], args)
+    train = train_digits if isinstance(recipe, DigitRecipe) else train_jokes
+    model, metrics = train(recipe, progress=not args.no_progress)
+    save(model, metrics, args.out, args.name)
 
 
 if __name__ == "__main__":

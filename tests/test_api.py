@@ -7,8 +7,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from bench.canvas_eval import canvas_png
 from src import data
+from src.strokes import canvas_png
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import torch
 
 from src import data
 from src.hub import MODELS, bundled_folder
-from src.train import bits_per_char, digit_accuracy
+from src.evaluate import bits_per_char, digit_accuracy
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,6 +1,8 @@
 """The models' contracts: shapes, directions, exact likelihoods, sampling, and a tiny training run."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
@@ -12,7 +14,9 @@ from src.digits import DigitRNN
 from src.examples import disagreements, load_gallery
 from src.hub import load_folder
 from src.jokes import JokeLSTM, check_sampling, filtered_probs
+from src.recipes import RECIPES, DigitRecipe, JokeRecipe, as_record
 from src.tokenizer import EOS, build_vocab
+from src.train import main as train_main
 from src.train import train_digits, train_jokes
 
 
@@ -127,7 +131,7 @@ def test_sampling_settings_are_checked(args, message):
 
 @pytest.mark.data
 def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
-    model, metrics = train_digits(bidirectional=True, hidden_size=16, epochs=1, limit=512, progress=False)
+    model, metrics = train_digits(DigitRecipe(hidden_size=16, epochs=1, drawn_epochs=0, limit=512), progress=False)
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["parameters"] == sum(p.numel() for p in model.parameters())
     assert len(metrics["curves"]["test_accuracy"]) == 1
     model.metrics = {"name": "digit-bilstm", **metrics}
@@ -142,11 +146,12 @@ def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
 
 @pytest.mark.data
 def test_drawn_stage_continues_from_a_checkpoint_on_redrawn_digits(tmp_path):
-    base, metrics = train_digits(bidirectional=False, hidden_size=8, epochs=1, limit=256, progress=False)
+    base, metrics = train_digits(DigitRecipe(bidirectional=False, hidden_size=8, epochs=1, drawn_epochs=0, limit=256),
+                                 progress=False)
     base.metrics = {"name": "digit-lstm", **metrics}
     base.save_pretrained(tmp_path / "base")
-    model, metrics = train_digits(bidirectional=False, hidden_size=8, epochs=0, drawn_epochs=1, init=tmp_path / "base",
-                                  limit=256, progress=False)
+    model, metrics = train_digits(DigitRecipe(bidirectional=False, hidden_size=8, epochs=0, drawn_epochs=1,
+                                              init=tmp_path / "base", limit=256), progress=False)
     assert metrics["curves"]["stage"] == ["drawn"]
     assert metrics["init"]["test_accuracy"] == base.metrics["test_accuracy"]
     assert not torch.equal(model.head.weight, base.head.weight)
@@ -176,8 +181,8 @@ def test_distillation_learns_the_teachers_answers_not_the_labels(tmp_path):
         teacher.metrics = {"name": "digit-lstm", "command": f"teacher {digit}", "test_accuracy": 0.1}
         teacher.save_pretrained(tmp_path / str(digit))
         folders.append(tmp_path / str(digit))
-    model, metrics = train_digits(bidirectional=True, hidden_size=16, epochs=3, batch_size=16, limit=512,
-                                  teachers=folders, progress=False)
+    model, metrics = train_digits(DigitRecipe(hidden_size=16, epochs=3, batch_size=16, drawn_epochs=0, limit=512,
+                                              teachers=tuple(folders)), progress=False)
     probs = model(data.mnist_tensors(train=False)[0][:64]).softmax(-1)
     assert set(probs.argmax(-1).tolist()) <= {3, 7}
     assert torch.allclose(probs[:, [3, 7]].sum(-1), torch.ones(64), atol=0.1)
@@ -188,10 +193,34 @@ def test_distillation_learns_the_teachers_answers_not_the_labels(tmp_path):
     assert "| `teacher 3` |" in card and "| `teacher 7` |" in card
 
 
+def test_each_shipped_checkpoint_has_a_recipe_whose_command_line_defaults_are_its_settings(capsys):
+    for name, recipe in RECIPES.items():
+        with pytest.raises(SystemExit):
+            train_main([name, "--help"])
+        shown = capsys.readouterr().out
+        for spec in dataclasses.fields(recipe):
+            flag = "--" + spec.name.replace("_", "-")
+            assert flag in shown, (name, flag)
+            if spec.name not in ("bidirectional", "teachers"):
+                assert f"(default: {getattr(recipe, spec.name)})" in " ".join(shown.split()), (name, flag)
+    assert RECIPES["digit-lstm"].bidirectional is False
+    assert RECIPES["digit-bilstm"] == dataclasses.replace(RECIPES["digit-lstm"], bidirectional=True)
+
+
+@pytest.mark.data
+def test_a_recipe_run_records_its_recipe(tmp_path):
+    train_main(["digit-lstm", "--hidden-size", "8", "--epochs", "1", "--drawn-epochs", "0", "--limit", "128",
+                "--no-progress", "--out", str(tmp_path)])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    expected = dataclasses.replace(RECIPES["digit-lstm"], hidden_size=8, epochs=1, drawn_epochs=0, limit=128)
+    assert metrics["recipe"] == as_record(expected) and metrics["recipe"]["interpolation"] == "nearest"
+    assert metrics["name"] == "digit-lstm" and DigitRNN.from_pretrained(tmp_path).lstm.hidden_size == 8
+
+
 @pytest.mark.data
 def test_tiny_joke_training_learns_something():
-    model, metrics = train_jokes(hidden_size=32, embed_dim=8, pretrain_epochs=1, finetune_epochs=1,
-                                 batch_size=8, seq_len=32, limit=40, progress=False)
+    model, metrics = train_jokes(JokeRecipe(hidden_size=32, embed_dim=8, pretrain_epochs=1, finetune_epochs=1,
+                                            batch_size=8, seq_len=32, limit=40), progress=False)
     assert metrics["test_jokes"] == 162
     assert metrics["test_bpc"] < 8.0, "better than a uniform guess over 257 tokens"
     assert [s for s in metrics["curves"]["stage"]] == ["pretrain", "finetune"]

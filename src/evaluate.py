@@ -1,0 +1,26 @@
+"""The measures every checkpoint is scored by, shared by training, tests and benchmarks."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from src.digits import DigitRNN, logits_in_batches
+from src.jokes import JokeLSTM
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def digit_accuracy(model: DigitRNN, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of `model` (put in eval mode) on (N, 28, 28) images."""
+    model.eval()
+    return (logits_in_batches(model, images).argmax(-1) == labels).sum().item() / len(images)
+
+
+def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
+    """Total nll of the jokes / ln 2 / their total characters (model put in eval mode)."""
+    model.eval()
+    return sum(model.nll(j) for j in jokes) / math.log(2) / sum(len(j) for j in jokes)

@@ -1,0 +1,98 @@
+"""Training recipes: one dataclass per kind of model, and one named recipe per shipped checkpoint.
+
+    python -m src.train digit-bilstm --out checkpoints/digit-bilstm      # the shipped settings
+    python -m src.train digit-lstm --epochs 5 --out runs/quick           # any field can be overridden
+
+A recipe's fields are the training settings; the command line is built from them (`add_arguments`), and
+metrics.json records the whole recipe a checkpoint was trained with.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DigitRecipe:
+    """A row-reading MNIST classifier (src.train.train_digits)."""
+
+    bidirectional: bool = True
+    hidden_size: int = 128
+    dropout: float = 0.2
+    epochs: int = 30  # on MNIST, with random affine augmentation
+    batch_size: int = 128
+    lr: float = 3e-3  # one-cycle peak
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    augment_p: float = 1.0  # share of training images augmented
+    elastic: float = 0.0  # elastic distortion in pixels (0: off)
+    interpolation: str = field(default="nearest", metadata={"choices": ("nearest", "bilinear")})
+    teachers: tuple[Path, ...] = ()  # digit checkpoint folders to distil from
+    drawn_epochs: int = 6  # then epochs with a share of each batch redrawn with a round pen
+    drawn_p: float = 0.5  # that share
+    drawn_lr: float = 5e-4  # their one-cycle peak
+    init: Path | None = None  # start from this checkpoint folder's weights
+    seed: int = 0
+    limit: int | None = None  # train and test on the first `limit` images (smoke tests)
+
+
+@dataclass(frozen=True)
+class JokeRecipe:
+    """A subword joke language model (src.train.train_jokes)."""
+
+    n_words: int = 5000  # vocabulary: frequent words with their leading space
+    n_chunks: int = 1500  # ...and frequent word pieces (plus all 256 bytes)
+    embed_dim: int = 256
+    hidden_size: int = 512
+    num_layers: int = 1
+    dropout: float = 0.25
+    pretrain_epochs: int = 10  # on the filtered extra jokes plus the cleanjokes training split
+    finetune_epochs: int = 6  # on the cleanjokes training split alone, best validation epoch kept
+    batch_size: int = 64
+    seq_len: int = 64
+    lr: float = 3e-3
+    finetune_lr: float = 3e-4
+    clean_weight: int = 2  # times the cleanjokes training split is repeated in pretraining
+    seed: int = 0
+    limit: int | None = None  # train on the first `limit` jokes (smoke tests)
+
+
+Recipe = DigitRecipe | JokeRecipe
+
+RECIPES: dict[str, Recipe] = {
+    "digit-bilstm": DigitRecipe(bidirectional=True),
+    "digit-lstm": DigitRecipe(bidirectional=False),
+    "joke-lstm": JokeRecipe(),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, recipe: Recipe) -> None:
+    """One --option per field of `recipe`, defaulting to the recipe's value."""
+    hints = typing.get_type_hints(type(recipe))
+    for spec in dataclasses.fields(recipe):
+        kind, default = hints[spec.name], getattr(recipe, spec.name)
+        flag, words = "--" + spec.name.replace("_", "-"), spec.name.replace("_", " ")
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=words)
+        elif typing.get_origin(kind) is tuple:
+            parser.add_argument(flag, type=typing.get_args(kind)[0], nargs="*", default=default, help=words)
+        else:
+            if isinstance(kind, types.UnionType):  # X | None
+                kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+            parser.add_argument(flag, type=kind, default=default, choices=spec.metadata.get("choices"), help=words)
+
+
+def from_arguments(recipe: Recipe, args: argparse.Namespace) -> Recipe:
+    """`recipe` with the values parsed by add_arguments' options."""
+    values = {spec.name: getattr(args, spec.name) for spec in dataclasses.fields(recipe)}
+    return dataclasses.replace(recipe, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def as_record(recipe: Recipe) -> dict:
+    """The recipe as JSON-ready values, for metrics.json."""
+    return {k: [str(p) for p in v] if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v
+            for k, v in dataclasses.asdict(recipe).items()}
