@@ -21,7 +21,7 @@ from playwright.sync_api import expect, sync_playwright
 from bench.drawn_eval import random_pen
 from src import data
 from src.strokes import digit_strokes, place
-from src.ui import BRUSH_RADIUS
+from src.ui.widgets import BRUSH_RADIUS
 from tests.app_server import start_server
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, open_tab, top_class
 from tests.test_browser_drawing import CANVAS_SIZE, draw_strokes

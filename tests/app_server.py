@@ -102,8 +102,14 @@ def start_server(script: Path = APP, log_path: Path | None = None, env: dict[str
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of one app.py process serving the bundled checkpoints for the whole test session."""
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One app.py process serving the bundled checkpoints for the whole test session (its log included)."""
     server, _ = start_server(log_path=tmp_path_factory.mktemp("app") / "app.log")
-    yield server.url
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server: Server) -> str:
+    """URL of the session's app_server."""
+    return app_server.url

@@ -13,7 +13,7 @@ from src.checkpoint import HubCheckpoint
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
 from src.tokenizer import build_vocab
-from tests.app_server import app_url  # noqa: F401  (fixtures shared by the test modules)
+from tests.app_server import app_server, app_url  # noqa: F401  (fixtures shared by the test modules)
 from tests.checkpoint_fixtures import digit_models, joke_model  # noqa: F401
 from tests.hub_server import HubServer
 

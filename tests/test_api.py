@@ -1,6 +1,8 @@
 """The public API through gradio_client against the real app on loopback, bad input included."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -88,16 +90,35 @@ def test_top_k_and_top_p_off_and_greedy(client):
     (("x", 0.8, -3, 1.0, 10, 1), "minimum"),
     (("x", 0.8, 0, 1.0, 10**6, 1), "maximum"),
     (("x", 0.8, 0, 1.0, 0, 1), "minimum"),
+    (("x", 0.8, 0, 1.0, 301, 1), "maximum"),
+    (("x", 0.8, 0, 1.0, 2.5, 1), "whole number"),
+    (("x", 0.8, 2.5, 1.0, 10, 1), "whole number"),
+    (("x", "hot", 0, 1.0, 10, 1), "temperature must be a number"),
+    (("x", None, 0, 1.0, 10, 1), "temperature must be a number"),
+    (("x", 0.8, 0, 1.0, 10, -1), "minimum"),
+    (("x", 0.8, 0, 1.0, 10, 2**70), "maximum"),
+    (("x", 0.8, 0, 1.0, 10, "abc"), "whole number"),
+    ((42, 0.8, 0, 1.0, 10, 1), "must be text"),
     (("x" * 20_000, 0.8, 0, 1.0, 10, 1), "limit is 2,000"),
 ])
-def test_bad_generation_settings_get_a_message(client, args, message):
+def test_bad_generation_settings_get_a_message(client, app_server, args, message):
+    logged = len(app_server.log())
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name="/generate")
     assert client.predict("ok", 0, 0, 1.0, 3, 1, api_name="/generate").startswith("ok")
+    # An expected refusal: one log line with the message, no traceback.
+    log = app_server.log()[logged:]
+    assert "Traceback" not in log and len([line for line in log.splitlines() if "refused:" in line]) == 1, log
+
+
+def test_launch_log_has_no_warnings(app_server):
+    warnings = [line for line in app_server.log().splitlines() if re.search(r"warn", line, re.I)]
+    assert not warnings, "\n".join(warnings)
 
 
 @pytest.mark.data
-def test_bad_images_get_a_message_and_the_server_keeps_serving(client, tmp_path, mnist_test):
+def test_bad_images_get_a_message_and_the_server_keeps_serving(client, app_server, tmp_path, mnist_test):
+    logged = len(app_server.log())
     not_image = tmp_path / "notes.png"
     not_image.write_text("this is not an image")
     white = tmp_path / "white.png"
@@ -114,3 +135,4 @@ def test_bad_images_get_a_message_and_the_server_keeps_serving(client, tmp_path,
     images, labels = mnist_test
     good = canvas_export(images[1].numpy(), tmp_path, "two", 300, (40, 40), transparent=True)
     assert client.predict(handle_file(good), api_name="/classify")["label"] == str(int(labels[1]))
+    assert "Traceback" not in app_server.log()[logged:]

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
-CANVAS_SIZE = 300  # the Sketchpad's canvas_size in src/ui.py, in canvas pixels (shown at the editor's zoom)
+CANVAS_SIZE = 300  # the Sketchpad's canvas_size (src/ui/widgets.py), in canvas pixels (shown at the editor's zoom)
 
 # Mouse strokes in a unit box centred on the canvas ((-0.5, -0.5) top left, (0.5, 0.5) bottom right):
 # digits drawn large and clear, filling about 70% of the canvas, and "-", a quick bit of ink.
@@ -153,6 +153,9 @@ def test_generate_streams_the_joke(page: Page):
                               requestAnimationFrame(watch); };
         watch(); }""")
 
+    seed_used = page.get_by_label("Seed used")
+    expect(seed_used).to_have_value("")  # no seed has been used yet
+
     final = generate(page, prompt).input_value()
 
     shown = [value for value in page.evaluate("window.shown") if value]
@@ -162,7 +165,7 @@ def test_generate_streams_the_joke(page: Page):
     assert len(shown) >= 3, f"expected the joke to stream in pieces; the box showed {shown}"
     for before, after in zip(shown, shown[1:]):
         assert after.startswith(before) and len(after) > len(before), shown
-    expect(page.get_by_label("Seed used")).to_have_value(re.compile(r"^\d+$"))
+    expect(seed_used).to_have_value(re.compile(r"^\d+$"))
 
 
 def test_generate_without_a_seed_uses_a_fresh_random_seed(page: Page):
@@ -198,3 +201,21 @@ def test_compare_shows_both_models_and_their_reading(page: Page):
     # Both models read a clear 7 right (needs the trained checkpoints).
     expect(top_class(bilstm)).to_have_text("7")
     expect(top_class(lstm)).to_have_text("7")
+
+
+def test_a_gallery_digit_shows_both_predictions(page: Page):
+    """A click on a digit the two models disagree on shows each model's answer, as its caption says."""
+    panel = open_tab(page, "LSTM vs Bi-LSTM")
+    thumbnail = panel.locator("[aria-label^='Thumbnail 1 of']")
+    caption = re.search(r"(\d): LSTM (\d), Bi (\d)", thumbnail.inner_text())
+    assert caption, f"no caption in the gallery's first item: {thumbnail.inner_text()!r}"
+
+    thumbnail.click()
+
+    lstm = panel.get_by_test_id("label").filter(has_text="LSTM (reads rows top to bottom)")
+    bilstm = panel.get_by_test_id("label").filter(has_text="Bi-LSTM (reads both ways)")
+    expect(top_class(lstm)).to_have_text(caption[2])
+    expect(top_class(bilstm)).to_have_text(caption[3])
+    expect(panel.get_by_test_id("json")).to_contain_text("agree")
+    expect(panel.locator(".pixel-view img")).to_be_visible()
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)

@@ -57,7 +57,7 @@ def mnist_test():
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
 def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
     """Five rounds on one page: draw a digit, see it read right, clear (button and trash icon in turn)."""
-    from src.ui import BRUSH_RADIUS
+    from src.ui.widgets import BRUSH_RADIUS
 
     images, labels = mnist_test
     panel = open_tab(page, tab)

@@ -1,0 +1,137 @@
+"""The LSTM vs Bi-LSTM tab: both digit models on one input, what each believes row by row, the digits they
+disagree on, and their checkpoints' facts; handlers, layout and events."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from src import predict
+from src.examples import load_gallery
+from src.ui.models import Models
+from src.ui.widgets import PRIVATE, belief_plot, clear_js, digit_input, file_to_mnist, show_input, sketch_to_mnist
+
+MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
+READING_NOTE = (
+    "Each plot shows P(digit) after the model has read part of the image. The LSTM reads top-down, so row t is "
+    "what it believes having seen rows 1..t. The Bi-LSTM's classifier is linear in [forward state, backward "
+    "state], so each half's share can be read on its own: the forward half after rows 1..t, the backward half "
+    "(which reads bottom-up; follow its plot from right to left) after rows 28..t.")
+
+
+class Comparison:
+    """The comparison tab's handlers over both digit models (and the disagreement gallery's digits)."""
+
+    def __init__(self, models: Models, examples: np.ndarray | None = None):
+        self.models, self.examples = models, examples
+
+    def both(self, image28: np.ndarray) -> tuple[dict[str, float], dict[str, float], dict]:
+        """Both models on one input: their probabilities, and facts measured on this request."""
+        results, facts = {}, {}
+        for name, title in MODEL_TITLES.items():
+            probs, ms = predict.digit_probabilities(self.models.get(name), image28)
+            results[name] = probs
+            top = predict.top_digit(probs)
+            facts[title] = {"prediction": top, "confidence": round(probs[top], 4), "latency_ms": round(ms, 2)}
+        facts["agree"] = facts["LSTM"]["prediction"] == facts["Bi-LSTM"]["prediction"]
+        return results["digit-lstm"], results["digit-bilstm"], facts
+
+    def compare(self, image: str) -> tuple[dict[str, float], dict[str, float], dict, np.ndarray]:
+        """Read the handwritten digit (0-9) in a picture with both the LSTM and the Bi-LSTM.
+
+        Args:
+            image: a picture of one digit, dark on light or light on dark (PNG, JPEG, WebP, GIF, BMP; up to 40 MP)
+        Returns:
+            the LSTM's top classes with their confidences, and the Bi-LSTM's
+            facts: each model's prediction, confidence and latency in ms, and whether the two agree
+        """
+        image28 = file_to_mnist(image)
+        return (*self.both(image28), image28)  # the 28x28 input goes to a page-only State, for the views
+
+    def reading(self, image28: np.ndarray | None) -> tuple:
+        """Row-by-row belief curves (LSTM, Bi-LSTM forward half, Bi-LSTM backward half), the view and the hint."""
+        if image28 is None:
+            return None, None, None, *show_input(None)
+        lstm = predict.reading_curves(self.models.get("digit-lstm"), image28)["forward"]
+        bilstm = predict.reading_curves(self.models.get("digit-bilstm"), image28)
+        return lstm, bilstm["forward"], bilstm["backward"], *show_input(image28)
+
+    def everything(self, image28: np.ndarray | None) -> tuple:
+        """All the tab shows for one input (or for none): probabilities, facts, curves, view and hint."""
+        shown = (None, None, None) if image28 is None else self.both(image28)
+        return (*shown, *self.reading(image28))
+
+    def read_sketch(self, value: dict | None) -> tuple:
+        """Live comparison for the canvas."""
+        return self.everything(sketch_to_mnist(value))
+
+    def pick_example(self, event: gr.SelectData) -> tuple:
+        """A click on the gallery: both models on that MNIST test digit."""
+        return self.everything(self.examples[event.index])
+
+
+def model_facts(models: Models) -> pd.DataFrame:
+    """A row per digit model from its metrics.json: accuracy, parameters, training time, epochs ("?" if unknown)."""
+    rows = []
+    for name, title in MODEL_TITLES.items():
+        m = models.metrics(name)
+        rows.append({
+            "model": title,
+            "MNIST test accuracy": f"{m['test_accuracy']:.2%}" if "test_accuracy" in m else "?",
+            "parameters": f"{m['parameters']:,}" if "parameters" in m else "?",
+            "training time": f"{m.get('total_train_seconds', m.get('train_seconds', 0)) / 60:.1f} min"
+                             if "train_seconds" in m else "?",
+            "epochs": len(m.get("curves", {}).get("epoch", [])) or "?",
+        })
+    return pd.DataFrame(rows)
+
+
+def training_curves(models: Models) -> pd.DataFrame:
+    """Per-epoch test accuracy of both digit models, long format for a line plot (empty without curves)."""
+    frames = [pd.DataFrame({"epoch": curves["epoch"], "test accuracy": curves["test_accuracy"], "model": title})
+              for name, title in MODEL_TITLES.items() if (curves := models.metrics(name).get("curves"))]
+    return pd.concat(frames) if frames else pd.DataFrame({"epoch": [], "test accuracy": [], "model": []})
+
+
+def gallery_items(gallery: dict[str, np.ndarray]) -> list[tuple[np.ndarray, str]]:
+    """The disagreement gallery's pictures with their captions (true digit: each model's prediction)."""
+    return [(predict.enlarge(image, 4), f"{label}: LSTM {a}, Bi {b}")
+            for image, label, a, b in zip(*(gallery[k] for k in ("images", "label", "lstm", "bilstm")))]
+
+
+def compare_tab(models: Models) -> None:
+    """The LSTM vs Bi-LSTM tab, with /compare."""
+    gallery = load_gallery()
+    comparison = Comparison(models, None if gallery is None else gallery["images"])
+    with gr.Tab("LSTM vs Bi-LSTM", id="compare"):
+        with gr.Row():
+            with gr.Column(scale=2):
+                digit = digit_input("compare-pad", "…or upload a picture", view_side=168)
+            with gr.Column(scale=3):
+                with gr.Row():
+                    lstm_label = gr.Label(num_top_classes=3, label="LSTM (reads rows top to bottom)")
+                    bilstm_label = gr.Label(num_top_classes=3, label="Bi-LSTM (reads both ways)")
+                facts = gr.JSON(label="This request: predictions, agreement, latency")
+        with gr.Row():
+            plots = [belief_plot(title) for title in
+                     ("LSTM, rows 1..t", "Bi-LSTM forward, rows 1..t", "Bi-LSTM backward, rows t..28")]
+        gr.Markdown(READING_NOTE)
+        if gallery is not None:
+            examples = gr.Gallery(gallery_items(gallery), columns=6, height="auto", allow_preview=False,
+                                  label="MNIST test digits on which the two models disagree (true digit: "
+                                        "predictions); click one to compare")
+        with gr.Row():
+            gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
+            gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
+                        title="MNIST test accuracy per epoch")
+        read = gr.State()
+    results = [lstm_label, bilstm_label, facts]
+    views = [*plots, *digit.shown]
+    digit.sketchpad.change(comparison.read_sketch, [digit.sketchpad], [*results, *views], **PRIVATE,
+                           concurrency_limit=4)
+    digit.clear.click(lambda: comparison.everything(None), None, [*results, *views],
+                      js=clear_js(digit.sketchpad_id), api_visibility="private", queue=False)
+    digit.upload.upload(comparison.compare, [digit.upload], [*results, read], api_name="compare",
+                        concurrency_limit=8).then(comparison.reading, [read], views, api_visibility="private")
+    if gallery is not None:
+        examples.select(comparison.pick_example, None, [*results, *views], api_visibility="private")

@@ -1,0 +1,134 @@
+"""The Generate tab: the joke writer's handlers, its layout and its events.
+
+/generate is an API-only endpoint that streams at the model's speed; the page's Generate button runs the
+same generator through `paced`, so people see the joke arrive word by word.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+import gradio as gr
+import pandas as pd
+
+from src import predict
+from src.limits import LIMITS, MAX_PROMPT_CHARS, checked, checked_prompt, pick_seed
+from src.ui.models import Models, refusing
+from src.ui.widgets import PRIVATE, next_token_plot
+
+MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
+STREAM_INTERVAL_S = 0.03  # between the page's updates of a joke
+EXAMPLES = ["Why did the chicken", "What do you call a", "Knock knock.", "My xylophonist friend Zbigniew"]
+
+T = TypeVar("T")
+
+
+def paced(items: Iterable[T], interval: float) -> Iterator[T]:
+    """`items`, at most one per `interval` seconds."""
+    last = 0.0
+    for item in items:
+        time.sleep(max(0.0, last + interval - time.monotonic()))
+        last = time.monotonic()
+        yield item
+
+
+class JokeWriter:
+    """The Generate tab's handlers over the joke model."""
+
+    def __init__(self, models: Models):
+        self.models = models
+
+    def generate(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
+                 max_words: int = 40, seed: int | None = None) -> Iterator[str]:
+        """Write a short joke that starts with the prompt, streamed: each update is the prompt plus the joke so far.
+
+        Args:
+            prompt: the joke's opening words (text, up to 2,000 characters; may be empty)
+            temperature: 0 to 2; 0 always takes the likeliest token, higher is more surprising
+            top_k: whole number 0 to 100; sample from the k likeliest tokens only (0 = off)
+            top_p: 0.01 to 1; sample from the likeliest tokens that make up this probability (1 = off)
+            max_words: whole number 1 to 300; the joke stops at its end or at this many words
+            seed: whole number 0 to 2**63-1; the same seed and settings give the same joke (None = random)
+        Returns:
+            the prompt followed by the joke
+        """
+        with refusing():
+            prompt = checked_prompt(prompt)
+            settings = {name: checked(name, value) for name, value in
+                        (("temperature", temperature), ("top_k", top_k), ("top_p", top_p), ("max_words", max_words))}
+            seed = pick_seed(seed)
+        model = self.models.get("joke-lstm")
+        text = prompt
+        for piece in model.generate(prompt, **settings, seed=seed, min_words=min(MIN_WORDS, settings["max_words"])):
+            text += piece  # a piece is a word or part of one
+            yield text
+
+    def write(self, prompt: str, temperature: float, top_k: int, top_p: float, max_words: int,
+              seed: str) -> Iterator[tuple[str, str]]:
+        """The page's Generate: the joke paced for reading, and the seed it used (the box's, or a random one)."""
+        with refusing():
+            seed_used = pick_seed(seed)
+        # The model samples a word in a few milliseconds; pacing lets people (and the browser, which draws at
+        # most one update a frame) see the joke arrive word by word.
+        for text in paced(self.generate(prompt, temperature, top_k, top_p, max_words, seed_used), STREAM_INTERVAL_S):
+            yield text, str(seed_used)
+
+    def charts(self, prompt: str | None, temperature: float, top_k: int,
+               top_p: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+        """The next-token distribution before and after the sampling settings, for the two charts and a caption."""
+        prompt = (prompt or "")[-MAX_PROMPT_CHARS:]
+        with refusing():
+            temperature, top_k, top_p = (checked(name, value) for name, value in
+                                         (("temperature", temperature), ("top_k", top_k), ("top_p", top_p)))
+        table = predict.next_token_table(self.models.get("joke-lstm"), prompt, temperature, top_k, top_p)
+        shown = f"…{prompt[-40:]}" if len(prompt) > 40 else prompt
+        caption = (f"What the model expects right after “{shown}”: its own distribution (T = 1) and the one "
+                   f"sampling draws from (T = {temperature:g}, top-k {top_k or 'off'}, top-p {top_p:g}). "
+                   "Low T sharpens it, high T flattens it; T = 0 is greedy.")
+        return table, table, caption
+
+
+def _slider(name: str, value: float, label: str) -> gr.Slider:
+    limit = LIMITS[name]
+    return gr.Slider(limit.minimum, limit.maximum, value=value, step=limit.step, label=label)
+
+
+def generate_tab(models: Models) -> None:
+    """The Generate tab, with /generate (API only) and the page's paced Generate."""
+    writer = JokeWriter(models)
+    joke = models.metrics("joke-lstm")
+    with gr.Tab("Generate", id="generate"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                prompt = gr.Textbox(label="Prompt", placeholder="Why did the chicken…", lines=2,
+                                    max_length=MAX_PROMPT_CHARS)
+                with gr.Row():
+                    temperature = _slider("temperature", 0.8, "Temperature (0 = greedy)")
+                    max_words = _slider("max_words", 40, "Maximum words")
+                with gr.Row():
+                    top_k = _slider("top_k", 0, "Top-k (0 = off)")
+                    top_p = _slider("top_p", 0.95, "Top-p (1 = off)")
+                with gr.Row():
+                    seed = gr.Textbox(label="Seed", placeholder="empty = random", max_lines=1)
+                    # Text, not a number: a browser's numbers hold 15-16 digits and a seed may have 19.
+                    seed_used = gr.Textbox(label="Seed used", max_lines=1, interactive=False)
+                button = gr.Button("Generate", variant="primary")
+                gr.Examples([[example] for example in EXAMPLES], inputs=[prompt])
+            with gr.Column(scale=4):
+                output = gr.Textbox(label="Joke", lines=6, elem_id="joke-output", buttons=["copy"])
+                with gr.Row():
+                    chart_model = next_token_plot("model", "Next token: the model (T = 1)")
+                    chart_sampled = next_token_plot("sampled", "…and what sampling draws from")
+                chart_caption = gr.Markdown()
+                if "test_bpc" in joke:
+                    gr.Markdown(f"Model: {joke['parameters']:,} parameters, {joke['test_bpc']:.3f} bits per "
+                                f"character on {joke['test_jokes']} held-out jokes.")
+        # gr.api adds placeholder components to the layout: inside the tab they leave the tabs in one row.
+        # The API's and the page's jokes share one set of 4 slots (concurrency_id): one model does the work.
+        gr.api(writer.generate, api_name="generate", concurrency_limit=4, concurrency_id="joke")
+    gr.on([button.click, prompt.submit], writer.write, [prompt, temperature, top_k, top_p, max_words, seed],
+          [output, seed_used], api_visibility="private", concurrency_limit=4, concurrency_id="joke")
+    # No triggers: on a change of any input, and on page load.
+    gr.on(None, writer.charts, [prompt, temperature, top_k, top_p], [chart_model, chart_sampled, chart_caption],
+          **PRIVATE)

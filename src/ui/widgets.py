@@ -1,0 +1,126 @@
+"""Parts that more than one tab uses: the digit input column (and reading its values), charts, CSS and JS."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+
+from src import predict
+from src.preprocess import NotAnImageError, editor_ink, ink_map, read_image, to_mnist
+from src.ui.models import refusal
+
+DRAW_HINT = "✏️ **Draw a digit** (0-9) on the canvas, or upload a picture of one."
+CANVAS_SIZE = 300
+# gradio's Brush size is a radius: 10 draws 20 px strokes on the 300 px canvas, MNIST's proportions
+# (a stroke ~12% of the digit's height) for a digit drawn over ~60% of the canvas.
+BRUSH_RADIUS = 10
+
+# gradio 6.31's Sketchpad starts with no tool selected, and its trash icon ("Clear canvas") deselects the
+# brush again: pick the brush for the user on every sketchpad, at start and after every clear.
+PICK_BRUSH_JS = """
+() => {
+  const pick = (root) => root.querySelectorAll("button[aria-label='Brush']").forEach((button) => {
+    if (button.offsetParent !== null && !button.classList.contains("highlight")) button.click();
+  });
+  const started = new WeakSet();
+  new MutationObserver(() => document.querySelectorAll("button[aria-label='Brush']").forEach((button) => {
+    if (!started.has(button) && button.offsetParent !== null) { started.add(button); pick(button.parentElement); }
+  })).observe(document.body, {childList: true, subtree: true, attributes: true});
+  document.addEventListener("click", (event) => {
+    const trash = event.target.closest("button[aria-label='Clear canvas']");
+    if (!trash) return;
+    const editor = trash.closest(".block");
+    // The editor rebuilds its toolbar after clearing; pick the brush once it is there again.
+    for (const wait of [50, 200, 500, 1000]) setTimeout(() => pick(editor), wait);
+  }, true);  // capture: the editor stops the click from bubbling
+}
+"""
+
+CSS = """
+.pixel-view img { image-rendering: pixelated; }
+#joke-output textarea { font-size: 1.15rem; line-height: 1.5; }
+"""
+
+# For the page's own events: not in the API, no spinner, only the latest of a burst of changes runs.
+PRIVATE = dict(api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+
+
+def clear_js(sketchpad_id: str) -> str:
+    """JS for a Clear button: clear the sketchpad with its own trash icon, which leaves it ready to draw.
+    (Sending None to a Sketchpad from Python leaves it on a spinner in gradio 6.31: gradio issue #9978.)"""
+    return f"() => document.querySelector(\"#{sketchpad_id} button[aria-label='Clear canvas']\")?.click()"
+
+
+@dataclass
+class DigitInput:
+    """The digit input column: a canvas with its Clear button, an upload, and the 28x28 view with the hint."""
+
+    sketchpad: gr.Sketchpad
+    clear: gr.Button
+    upload: gr.File
+    view: gr.Image
+    hint: gr.Markdown
+    sketchpad_id: str
+
+    @property
+    def shown(self) -> list:
+        """The outputs that show_input fills: the view and the hint."""
+        return [self.view, self.hint]
+
+
+def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitInput:
+    """Build the digit input column in the current layout; the view is `view_side` pixels square."""
+    hint = gr.Markdown(DRAW_HINT)
+    sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA",
+                             canvas_size=(CANVAS_SIZE, CANVAS_SIZE), layers=False, transforms=(), height=380,
+                             brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+                             elem_id=sketchpad_id)
+    clear = gr.Button("Clear")
+    # A plain file: its path reaches the handler untouched, and read_image alone judges the content (gr.Image
+    # would open it first and answer a file that is not a picture with gradio's generic error).
+    upload = gr.File(label=upload_label, type="filepath", height=120)
+    gr.Markdown("**What the models read** (28 rows of 28 pixels, white on black, as in MNIST)")
+    view = gr.Image(show_label=False, height=view_side, width=view_side, interactive=False, buttons=[],
+                    elem_classes="pixel-view")
+    return DigitInput(sketchpad, clear, upload, view, hint, sketchpad_id)
+
+
+def sketch_to_mnist(value: dict | None) -> np.ndarray | None:
+    """A Sketchpad value -> the model's (28, 28) input, or None for an empty canvas."""
+    if not value:
+        return None
+    return to_mnist(editor_ink(value.get("background"), value.get("layers"), value.get("composite")))
+
+
+def file_to_mnist(path: str | None) -> np.ndarray:
+    """An image file -> the model's (28, 28) input; a refusal for anything that is not a digit picture."""
+    if not path:
+        raise refusal("No image was given: send one image file.")
+    try:
+        pixels, note = read_image(path)
+    except NotAnImageError as error:
+        raise refusal(f"That file is not a usable image: {error}.") from None
+    if note:
+        gr.Warning(note)  # a toast on the page, a log message in the client's job status
+    image28 = to_mnist(ink_map(pixels))
+    if image28 is None:
+        raise refusal("No digit found: the image is blank (one flat colour). Draw or upload a digit.")
+    return image28
+
+
+def show_input(image28: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+    """The enlarged 28x28 input for the view, and the hint when there is none."""
+    return (None, DRAW_HINT) if image28 is None else (predict.enlarge(image28), "")
+
+
+def next_token_plot(column: str, title: str) -> gr.BarPlot:
+    """A bar chart of the next token's probabilities (one column of predict.next_token_table)."""
+    return gr.BarPlot(x="token", y=column, title=title, height=300, sort="x", x_label_angle=-50, y_lim=[0, 1],
+                      x_title="next token (␣ = space)", y_title="probability")
+
+
+def belief_plot(title: str) -> gr.LinePlot:
+    """A line per digit: P(digit) after each row read (a table of predict.reading_curves)."""
+    return gr.LinePlot(x="row", y="probability", color="digit", title=title, y_lim=[0, 1], height=260,
+                       x_title="row", y_title="P(digit)")

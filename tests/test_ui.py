@@ -1,0 +1,150 @@
+"""The app's handlers in process, on tiny untrained models: refusals, jokes and seeds, the comparison's facts,
+and the gradio wiring that once broke (hidden signatures, generated stubs)."""
+from __future__ import annotations
+
+import logging
+import typing
+import warnings
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from src.ui import Models, build_demo
+from src.ui.compare_tab import Comparison, model_facts, training_curves
+from src.ui.generate_tab import JokeWriter, paced
+from src.ui.sketch_tab import DigitReader
+from src.ui.widgets import DRAW_HINT
+from tests.conftest import tiny_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    """Tiny untrained models in eval mode, as loading gives them."""
+    return Models({name: tiny_model(name).eval() for name in ("joke-lstm", "digit-lstm", "digit-bilstm")})
+
+
+def digit_png(path: Path) -> str:
+    """A dark 7 on white, saved as PNG; returns the path."""
+    image = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(image).line([(50, 40), (150, 40), (80, 170)], fill=0, width=18)
+    image.save(path)
+    return str(path)
+
+
+# ---- jokes -------------------------------------------------------------------------------------
+
+def test_generate_streams_a_repeatable_joke(models):
+    writer = JokeWriter(models)
+    updates = list(writer.generate("Why", 0.9, 0, 1.0, 6, 1234))
+    assert updates[-1].startswith("Why") and len(updates) > 1
+    assert all(b.startswith(a) for a, b in zip(updates, updates[1:]))
+    assert list(writer.generate("Why", 0.9, 0, 1.0, 6, 1234)) == updates
+
+
+@pytest.mark.parametrize("args, message", [
+    (("x", 0.8, 0, 1.0, 2.5, 1), "whole number"), (("x", -1, 0, 1.0, 5, 1), "minimum"),
+    ((None, 0.8, 0, 0.0, 5, 1), "top_p"), ((42, 0.8, 0, 1.0, 5, 1), "must be text"),
+    (("x" * 2001, 0.8, 0, 1.0, 5, 1), "limit is 2,000"), (("x", 0.8, 0, 1.0, 5, "s"), "seed"),
+])
+def test_generate_refuses_bad_settings_with_a_message(models, args, message):
+    with pytest.raises(gr.Error, match=message):
+        next(JokeWriter(models).generate(*args))
+
+
+def test_the_page_gets_the_same_joke_paced_with_the_seed_it_used(models):
+    writer = JokeWriter(models)
+    shown = list(writer.write("Knock", 0.9, 0, 1.0, 5, " 99 "))
+    assert [text for text, _ in shown] == list(writer.generate("Knock", 0.9, 0, 1.0, 5, 99))
+    assert {seed for _, seed in shown} == {"99"}
+    random_seeds = {next(writer.write("Knock", 0.9, 0, 1.0, 5, ""))[1] for _ in range(3)}
+    assert len(random_seeds) > 1 and all(seed.isdigit() for seed in random_seeds)
+
+
+def test_paced_keeps_every_item_in_order():
+    assert list(paced(range(5), 0.001)) == [0, 1, 2, 3, 4]
+
+
+def test_charts_show_both_distributions(models):
+    model_table, sampled_table, caption = JokeWriter(models).charts("Why", 0.5, 3, 0.9)
+    assert list(model_table.columns) == ["token", "model", "sampled"] and model_table is sampled_table
+    assert "T = 0.5" in caption and "top-k 3" in caption
+
+
+# ---- digits ------------------------------------------------------------------------------------
+
+def test_classify_a_file_and_refuse_what_is_not_a_picture(models, tmp_path):
+    probs, image28 = DigitReader(models).classify(digit_png(tmp_path / "seven.png"))
+    assert sorted(probs) == [str(d) for d in range(10)] and sum(probs.values()) == pytest.approx(1)
+    assert image28.shape == (28, 28)
+    (tmp_path / "notes.png").write_text("not a picture")
+    with pytest.raises(gr.Error, match="not a usable image"):
+        DigitReader(models).classify(str(tmp_path / "notes.png"))
+
+
+def test_an_empty_canvas_shows_the_hint(models):
+    assert DigitReader(models).read_sketch(None) == (None, None, DRAW_HINT)
+    assert Comparison(models).read_sketch(None) == (None, None, None, None, None, None, None, DRAW_HINT)
+
+
+def test_a_gallery_click_compares_both_models_on_that_digit(models):
+    examples = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
+    event = gr.SelectData(None, {"index": 2, "value": None})
+    lstm, bilstm, facts, lstm_curve, forward, backward, view, hint = Comparison(models, examples).pick_example(event)
+    assert facts["LSTM"]["prediction"] == max(lstm, key=lstm.get)
+    assert facts["Bi-LSTM"]["prediction"] == max(bilstm, key=bilstm.get)
+    assert facts["agree"] == (facts["LSTM"]["prediction"] == facts["Bi-LSTM"]["prediction"])
+    assert len(lstm_curve) == len(forward) == len(backward) == 280 and view.shape == (224, 224) and hint == ""
+
+
+def test_checkpoint_facts_from_metrics_and_question_marks_without(models):
+    lstm, bilstm = tiny_model("digit-lstm"), tiny_model("digit-bilstm")
+    lstm.metrics = {"test_accuracy": 0.9948, "parameters": 82186, "train_seconds": 300, "total_train_seconds": 444,
+                    "curves": {"epoch": [1, 2], "test_accuracy": [0.98, 0.99]}}
+    bilstm.metrics = None  # a checkpoint folder without metrics.json
+    both = Models({"digit-lstm": lstm, "digit-bilstm": bilstm})
+    facts = model_facts(both).set_index("model")
+    assert facts.loc["LSTM"].tolist() == ["99.48%", "82,186", "7.4 min", 2]
+    assert facts.loc["Bi-LSTM"].tolist() == ["?", "?", "?", "?"]
+    assert training_curves(both)["model"].tolist() == ["LSTM", "LSTM"]
+    nothing = Models({}, {"digit-lstm": "missing file", "digit-bilstm": "missing file"})
+    assert model_facts(nothing)["parameters"].tolist() == ["?", "?"] and training_curves(nothing).empty
+
+
+def test_a_model_that_did_not_load_is_refused_with_its_reason(models, tmp_path):
+    broken = Models({}, {"digit-bilstm": "model.safetensors is truncated"})
+    with pytest.raises(gr.Error, match="digit-bilstm model is unavailable: model.safetensors is truncated"):
+        DigitReader(broken).classify(digit_png(tmp_path / "seven.png"))
+
+
+def test_a_refusal_is_logged_as_one_line(models, caplog):
+    with caplog.at_level(logging.INFO, logger="src.ui"), pytest.raises(gr.Error):
+        next(JokeWriter(models).generate("x", 0.8, 0, 1.0, 0, 1))
+    assert [record.getMessage() for record in caplog.records] == [
+        "refused: max_words 0 is below its minimum (a whole number from 1 to 300)."]
+
+
+# ---- wiring ------------------------------------------------------------------------------------
+
+def test_handlers_show_gradio_their_signatures(models):
+    """gradio fills gr.SelectData from the type hint: a bound method keeps it (functools.partial hid it)."""
+    assert typing.get_type_hints(Comparison(models).pick_example)["event"] is gr.SelectData
+    assert list(typing.get_type_hints(JokeWriter(models).generate)) == [
+        "prompt", "temperature", "top_k", "top_p", "max_words", "seed", "return"]
+
+
+def test_building_the_app_warns_of_nothing_and_writes_no_stub(models):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        demo = build_demo(models)
+    # gradio warns with UserWarning (a handler whose signature does not match its inputs, for one).
+    assert not [str(w.message)[:200] for w in caught if issubclass(w.category, UserWarning)]
+    tabs = [block for block in demo.blocks.values() if isinstance(block, gr.Tabs)]
+    assert len(tabs) == 1 and [tab.label for tab in tabs[0].children] == ["Generate", "Sketch", "LSTM vs Bi-LSTM"]
+    public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
+    assert public == {"generate", "classify", "compare"}
+    assert not list((ROOT / "src").rglob("*.pyi")), "a gradio component subclass wrote a stub into src/"
