@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from src.ui import Models, build_demo
 from src.ui.compare_tab import Comparison, model_facts, training_curves
-from src.ui.generate_tab import JokeWriter, paced
+from src.ui.generate_tab import JokeWriter
 from src.ui.sketch_tab import DigitReader
 from src.ui.widgets import DRAW_HINT
 from tests.conftest import tiny_model
@@ -56,17 +56,14 @@ def test_generate_refuses_bad_settings_with_a_message(models, args, message):
         next(JokeWriter(models).generate(*args))
 
 
-def test_the_page_gets_the_same_joke_paced_with_the_seed_it_used(models):
+def test_the_page_gets_every_word_of_the_same_joke_with_the_seed_it_used(models):
     writer = JokeWriter(models)
-    shown = list(writer.write("Knock", 0.9, 0, 1.0, 5, " 99 "))
-    assert [text for text, _ in shown] == list(writer.generate("Knock", 0.9, 0, 1.0, 5, 99))
+    shown = list(writer.write("Knock", 0.9, 0, 1.0, 12, " 99 "))
+    assert [text for text, _ in shown] == list(writer.words("Knock", 0.9, 0, 1.0, 12, 99))
+    assert shown[-1][0] == list(writer.generate("Knock", 0.9, 0, 1.0, 12, 99))[-1]
     assert {seed for _, seed in shown} == {"99"}
     random_seeds = {next(writer.write("Knock", 0.9, 0, 1.0, 5, ""))[1] for _ in range(3)}
     assert len(random_seeds) > 1 and all(seed.isdigit() for seed in random_seeds)
-
-
-def test_paced_keeps_every_item_in_order():
-    assert list(paced(range(5), 0.001)) == [0, 1, 2, 3, 4]
 
 
 def test_charts_show_both_distributions(models):

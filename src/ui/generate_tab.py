@@ -1,19 +1,18 @@
 """The Generate tab: the joke writer's handlers, its layout and its events.
 
-/generate is an API-only endpoint that streams at the model's speed; the page's Generate button runs the
-same generator through `paced`, so people see the joke arrive word by word.
+/generate is an API-only endpoint that streams at the model's speed, in ever larger steps of whole words; the
+page's Generate button shows every word, paced, so people see the words arrive one by one.
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import gradio as gr
 import pandas as pd
 
 from src import predict
 from src.limits import LIMITS, MAX_PROMPT_CHARS, checked, checked_prompt, pick_seed
+from src.streaming import paced, thinned, word_by_word
 from src.ui.models import Models, refusing
 from src.ui.widgets import PRIVATE, next_token_plot
 
@@ -21,27 +20,29 @@ MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
 STREAM_INTERVAL_S = 0.03  # between the page's updates of a joke
 EXAMPLES = ["Why did the chicken", "What do you call a", "Knock knock.", "My xylophonist friend Zbigniew"]
 
-T = TypeVar("T")
-
-
-def paced(items: Iterable[T], interval: float) -> Iterator[T]:
-    """`items`, at most one per `interval` seconds."""
-    last = 0.0
-    for item in items:
-        time.sleep(max(0.0, last + interval - time.monotonic()))
-        last = time.monotonic()
-        yield item
-
-
 class JokeWriter:
     """The Generate tab's handlers over the joke model."""
 
     def __init__(self, models: Models):
         self.models = models
 
+    def words(self, prompt: object, temperature: object, top_k: object, top_p: object, max_words: object,
+              seed: object) -> Iterator[str]:
+        """The joke for a request checked against src.limits, one update per word (the prompt plus the words so
+        far); a refusal names the first value out of its limits."""
+        with refusing():
+            prompt = checked_prompt(prompt)
+            settings = {name: checked(name, value) for name, value in
+                        (("temperature", temperature), ("top_k", top_k), ("top_p", top_p), ("max_words", max_words))}
+            seed = pick_seed(seed)
+        pieces = self.models.get("joke-lstm").generate(prompt, **settings, seed=seed,
+                                                       min_words=min(MIN_WORDS, settings["max_words"]))
+        yield from word_by_word(prompt, pieces)
+
     def generate(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
                  max_words: int = 40, seed: int | None = None) -> Iterator[str]:
-        """Write a short joke that starts with the prompt, streamed: each update is the prompt plus the joke so far.
+        """Write a short joke that starts with the prompt, streamed: each update is the prompt plus the joke so
+        far, ending at a whole word.
 
         Args:
             prompt: the joke's opening words (text, up to 2,000 characters; may be empty)
@@ -53,16 +54,8 @@ class JokeWriter:
         Returns:
             the prompt followed by the joke
         """
-        with refusing():
-            prompt = checked_prompt(prompt)
-            settings = {name: checked(name, value) for name, value in
-                        (("temperature", temperature), ("top_k", top_k), ("top_p", top_p), ("max_words", max_words))}
-            seed = pick_seed(seed)
-        model = self.models.get("joke-lstm")
-        text = prompt
-        for piece in model.generate(prompt, **settings, seed=seed, min_words=min(MIN_WORDS, settings["max_words"])):
-            text += piece  # a piece is a word or part of one
-            yield text
+        # Programs want the whole joke soon: fewer updates, each sent at once, cost them less than one per word.
+        yield from thinned(self.words(prompt, temperature, top_k, top_p, max_words, seed))
 
     def write(self, prompt: str, temperature: float, top_k: int, top_p: float, max_words: int,
               seed: str) -> Iterator[tuple[str, str]]:
@@ -71,7 +64,7 @@ class JokeWriter:
             seed_used = pick_seed(seed)
         # The model samples a word in a few milliseconds; pacing lets people (and the browser, which draws at
         # most one update a frame) see the joke arrive word by word.
-        for text in paced(self.generate(prompt, temperature, top_k, top_p, max_words, seed_used), STREAM_INTERVAL_S):
+        for text in paced(self.words(prompt, temperature, top_k, top_p, max_words, seed_used), STREAM_INTERVAL_S):
             yield text, str(seed_used)
 
     def charts(self, prompt: str | None, temperature: float, top_k: int,
