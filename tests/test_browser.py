@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -130,6 +131,23 @@ def test_clear_removes_the_prediction(page: Page):
     expect(panel.get_by_test_id("label").get_by_test_id(re.compile("-confidence-set$"))).to_have_count(0)
     expect(panel.locator(".pixel-view img")).to_have_count(0)
     expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_be_visible()
+
+
+@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
+def test_an_uploaded_picture_is_read_and_shown(page: Page, tab: str, tmp_path: Path):
+    picture = tmp_path / "seven.png"
+    image = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(image).line([(90, 80), (210, 80), (140, 230)], fill=0, width=22, joint="curve")
+    image.save(picture)
+    panel = open_tab(page, tab)
+    upload = panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload")
+
+    upload.set_input_files(str(picture))
+
+    for label in panel.get_by_test_id("label").all():
+        expect(top_class(label)).to_have_text("7")
+    expect(panel.locator(".pixel-view img")).to_be_visible()
+    expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_have_count(0)
 
 
 def generate(page: Page, prompt: str) -> Locator:

@@ -75,9 +75,10 @@ def test_charts_show_both_distributions(models):
 # ---- digits ------------------------------------------------------------------------------------
 
 def test_classify_a_file_and_refuse_what_is_not_a_picture(models, tmp_path):
-    probs, image28 = DigitReader(models).classify(digit_png(tmp_path / "seven.png"))
+    probs = DigitReader(models).classify(digit_png(tmp_path / "seven.png"))
     assert sorted(probs) == [str(d) for d in range(10)] and sum(probs.values()) == pytest.approx(1)
-    assert image28.shape == (28, 28)
+    lstm, bilstm, facts = Comparison(models).compare(digit_png(tmp_path / "seven.png"))
+    assert bilstm == probs and facts["agree"] == (max(lstm, key=lstm.get) == max(bilstm, key=bilstm.get))
     (tmp_path / "notes.png").write_text("not a picture")
     with pytest.raises(gr.Error, match="not a usable image"):
         DigitReader(models).classify(str(tmp_path / "notes.png"))

@@ -9,7 +9,8 @@ import pandas as pd
 from src import predict
 from src.examples import load_gallery
 from src.ui.models import Models
-from src.ui.widgets import PRIVATE, belief_plot, clear_js, digit_input, file_to_mnist, show_input, sketch_to_mnist
+from src.ui.widgets import (PRIVATE, belief_plot, clear_js, digit_input, file_to_mnist, show_input, sketch_to_mnist,
+                             uploaded)
 
 MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
 READING_NOTE = (
@@ -36,7 +37,7 @@ class Comparison:
         facts["agree"] = facts["LSTM"]["prediction"] == facts["Bi-LSTM"]["prediction"]
         return results["digit-lstm"], results["digit-bilstm"], facts
 
-    def compare(self, image: str) -> tuple[dict[str, float], dict[str, float], dict, np.ndarray]:
+    def compare(self, image: str) -> tuple[dict[str, float], dict[str, float], dict]:
         """Read the handwritten digit (0-9) in a picture with both the LSTM and the Bi-LSTM.
 
         Args:
@@ -45,8 +46,7 @@ class Comparison:
             the LSTM's top classes with their confidences, and the Bi-LSTM's
             facts: each model's prediction, confidence and latency in ms, and whether the two agree
         """
-        image28 = file_to_mnist(image)
-        return (*self.both(image28), image28)  # the 28x28 input goes to a page-only State, for the views
+        return self.both(file_to_mnist(image))
 
     def reading(self, image28: np.ndarray | None) -> tuple:
         """Row-by-row belief curves (LSTM, Bi-LSTM forward half, Bi-LSTM backward half), the view and the hint."""
@@ -124,14 +124,14 @@ def compare_tab(models: Models) -> None:
             gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
             gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
                         title="MNIST test accuracy per epoch")
-        read = gr.State()
     results = [lstm_label, bilstm_label, facts]
     views = [*plots, *digit.shown]
     digit.sketchpad.change(comparison.read_sketch, [digit.sketchpad], [*results, *views], **PRIVATE,
                            concurrency_limit=4)
     digit.clear.click(lambda: comparison.everything(None), None, [*results, *views],
                       js=clear_js(digit.sketchpad_id), api_visibility="private", queue=False)
-    digit.upload.upload(comparison.compare, [digit.upload], [*results, read], api_name="compare",
-                        concurrency_limit=8).then(comparison.reading, [read], views, api_visibility="private")
+    digit.upload.upload(comparison.compare, [digit.upload], results, api_name="compare", concurrency_limit=8
+                        ).success(lambda path: comparison.reading(uploaded(path)), [digit.upload], views,
+                                  api_visibility="private")
     if gallery is not None:
         examples.select(comparison.pick_example, None, [*results, *views], api_visibility="private")

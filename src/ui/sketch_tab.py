@@ -6,7 +6,7 @@ import numpy as np
 
 from src import predict
 from src.ui.models import Models
-from src.ui.widgets import PRIVATE, clear_js, digit_input, file_to_mnist, show_input, sketch_to_mnist
+from src.ui.widgets import PRIVATE, clear_js, digit_input, file_to_mnist, show_input, sketch_to_mnist, uploaded
 
 
 class DigitReader:
@@ -21,7 +21,7 @@ class DigitReader:
         probs = None if image28 is None else predict.digit_probabilities(self.models.get("digit-bilstm"), image28)[0]
         return probs, *show_input(image28)
 
-    def classify(self, image: str) -> tuple[dict[str, float], np.ndarray]:
+    def classify(self, image: str) -> dict[str, float]:
         """Read the handwritten digit (0-9) in a picture with the Bi-LSTM.
 
         Args:
@@ -29,9 +29,7 @@ class DigitReader:
         Returns:
             the likeliest digit and the confidence of the top classes
         """
-        image28 = file_to_mnist(image)
-        probs, _ = predict.digit_probabilities(self.models.get("digit-bilstm"), image28)
-        return probs, image28  # the 28x28 input goes to a page-only State, for the view
+        return predict.digit_probabilities(self.models.get("digit-bilstm"), file_to_mnist(image))[0]
 
 
 def sketch_tab(models: Models) -> None:
@@ -43,10 +41,10 @@ def sketch_tab(models: Models) -> None:
                 digit = digit_input("sketch-pad", "…or upload a picture of a digit", view_side=224)
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
-        read = gr.State()
     digit.sketchpad.change(reader.read_sketch, [digit.sketchpad], [label, *digit.shown], **PRIVATE,
                            concurrency_limit=4)
-    digit.clear.click(lambda: (None, *show_input(None)), None, [label, *digit.shown], js=clear_js(digit.sketchpad_id),
-                      api_visibility="private", queue=False)
-    digit.upload.upload(reader.classify, [digit.upload], [label, read], api_name="classify", concurrency_limit=8
-                        ).then(show_input, [read], digit.shown, api_visibility="private")
+    digit.clear.click(lambda: (None, *show_input(None)), None, [label, *digit.shown],
+                      js=clear_js(digit.sketchpad_id), api_visibility="private", queue=False)
+    digit.upload.upload(reader.classify, [digit.upload], [label], api_name="classify", concurrency_limit=8
+                        ).success(lambda path: show_input(uploaded(path)), [digit.upload], digit.shown,
+                                  api_visibility="private")

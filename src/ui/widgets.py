@@ -65,7 +65,7 @@ class DigitInput:
 
     @property
     def shown(self) -> list:
-        """The outputs that show_input fills: the view and the hint."""
+        """The view and the hint, which show_input fills."""
         return [self.view, self.hint]
 
 
@@ -93,15 +93,16 @@ def sketch_to_mnist(value: dict | None) -> np.ndarray | None:
     return to_mnist(editor_ink(value.get("background"), value.get("layers"), value.get("composite")))
 
 
-def file_to_mnist(path: str | None) -> np.ndarray:
-    """An image file -> the model's (28, 28) input; a refusal for anything that is not a digit picture."""
+def file_to_mnist(path: str | None, warn: bool = True) -> np.ndarray:
+    """An image file -> the model's (28, 28) input; a refusal for anything that is not a digit picture.
+    With `warn`, what the reader noted (which frame of an animation it read) goes to the user as a warning."""
     if not path:
         raise refusal("No image was given: send one image file.")
     try:
         pixels, note = read_image(path)
     except NotAnImageError as error:
         raise refusal(f"That file is not a usable image: {error}.") from None
-    if note:
+    if note and warn:
         gr.Warning(note)  # a toast on the page, a log message in the client's job status
     image28 = to_mnist(ink_map(pixels))
     if image28 is None:
@@ -112,6 +113,12 @@ def file_to_mnist(path: str | None) -> np.ndarray:
 def show_input(image28: np.ndarray | None) -> tuple[np.ndarray | None, str]:
     """The enlarged 28x28 input for the view, and the hint when there is none."""
     return (None, DRAW_HINT) if image28 is None else (predict.enlarge(image28), "")
+
+
+def uploaded(path: str) -> np.ndarray:
+    """An upload that its public event has accepted, read again for the page's views (gr.State outputs would
+    have carried it, but gradio's MCP server fails on tools with State outputs, "pop index out of range")."""
+    return file_to_mnist(path, warn=False)
 
 
 def next_token_plot(column: str, title: str) -> gr.BarPlot:
