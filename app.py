@@ -1,7 +1,8 @@
-"""Run the LSTM vs Bi-LSTM demo: `python app.py [--host 0.0.0.0] [--port 7860] [--share]`.
+"""Run the LSTM vs Bi-LSTM demo: `python app.py [--host 0.0.0.0] [--port 7860] [--share] [--mcp]`.
 
 On a Hugging Face Space the same file runs unchanged (gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
-environment variables are honoured when no flag is given).
+environment variables are honoured when no flag is given, and GRADIO_MCP_SERVER=True turns the MCP server on
+as --mcp does).
 """
 from __future__ import annotations
 
@@ -34,13 +35,17 @@ def main() -> None:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    parser.add_argument("--mcp", action="store_true",
+                        help="also serve the public endpoints as MCP tools at /gradio_api/mcp/ (needs gradio[mcp])")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # One request is one small forward pass: a thread each keeps concurrent requests from contending.
     torch.set_num_threads(1)
     demo = build_demo(load_models())
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share or None, **launch_options())
+    # None leaves the choice to gradio, which reads GRADIO_MCP_SERVER.
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share or None,
+                mcp_server=args.mcp or None, **launch_options())
 
 
 if __name__ == "__main__":
