@@ -9,8 +9,7 @@ import pandas as pd
 from src import predict
 from src.examples import load_gallery
 from src.ui.models import Models
-from src.ui.widgets import (PRIVATE, belief_plot, clear_js, digit_input, file_to_mnist, show_input, sketch_to_mnist,
-                             uploaded)
+from src.ui.widgets import belief_plot, digit_input, file_to_mnist, show_input, sketch_to_mnist
 
 MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
 READING_NOTE = (
@@ -126,12 +125,6 @@ def compare_tab(models: Models) -> None:
                         title="MNIST test accuracy per epoch")
     results = [lstm_label, bilstm_label, facts]
     views = [*plots, *digit.shown]
-    digit.sketchpad.change(comparison.read_sketch, [digit.sketchpad], [*results, *views], **PRIVATE,
-                           concurrency_limit=4)
-    digit.clear.click(lambda: comparison.everything(None), None, [*results, *views],
-                      js=clear_js(digit.sketchpad_id), api_visibility="private", queue=False)
-    digit.upload.upload(comparison.compare, [digit.upload], results, api_name="compare", concurrency_limit=8
-                        ).success(lambda path: comparison.reading(uploaded(path)), [digit.upload], views,
-                                  api_visibility="private")
+    digit.listen(results, views, comparison.read_sketch, comparison.compare, "compare", comparison.reading)
     if gallery is not None:
         examples.select(comparison.pick_example, None, [*results, *views], api_visibility="private")

@@ -20,6 +20,7 @@ MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
 STREAM_INTERVAL_S = 0.03  # between the page's updates of a joke
 EXAMPLES = ["Why did the chicken", "What do you call a", "Knock knock.", "My xylophonist friend Zbigniew"]
 
+
 class JokeWriter:
     """The Generate tab's handlers over the joke model."""
 

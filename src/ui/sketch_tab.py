@@ -6,7 +6,7 @@ import numpy as np
 
 from src import predict
 from src.ui.models import Models
-from src.ui.widgets import PRIVATE, clear_js, digit_input, file_to_mnist, show_input, sketch_to_mnist, uploaded
+from src.ui.widgets import digit_input, file_to_mnist, show_input, sketch_to_mnist
 
 
 class DigitReader:
@@ -41,10 +41,4 @@ def sketch_tab(models: Models) -> None:
                 digit = digit_input("sketch-pad", "…or upload a picture of a digit", view_side=224)
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
-    digit.sketchpad.change(reader.read_sketch, [digit.sketchpad], [label, *digit.shown], **PRIVATE,
-                           concurrency_limit=4)
-    digit.clear.click(lambda: (None, *show_input(None)), None, [label, *digit.shown],
-                      js=clear_js(digit.sketchpad_id), api_visibility="private", queue=False)
-    digit.upload.upload(reader.classify, [digit.upload], [label], api_name="classify", concurrency_limit=8
-                        ).success(lambda path: show_input(uploaded(path)), [digit.upload], digit.shown,
-                                  api_visibility="private")
+    digit.listen([label], digit.shown, reader.read_sketch, reader.classify, "classify", show_input)

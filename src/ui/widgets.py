@@ -1,6 +1,7 @@
 """Parts that more than one tab uses: the digit input column (and reading its values), charts, CSS and JS."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
@@ -67,6 +68,18 @@ class DigitInput:
     def shown(self) -> list:
         """The view and the hint, which show_input fills."""
         return [self.view, self.hint]
+
+    def listen(self, results: list, views: list, read_sketch: Callable, read_file: Callable, api_name: str,
+               read_view: Callable) -> None:
+        """The column's events. `read_sketch(value)` fills results + views live from the canvas (and clears
+        them for None); the upload is the public endpoint `api_name`, `read_file(path)` -> results, and once
+        it has accepted the file, `read_view(image28)` -> views for the page. `views` ends with `shown`."""
+        everything = [*results, *views]
+        self.sketchpad.change(read_sketch, [self.sketchpad], everything, **PRIVATE, concurrency_limit=4)
+        self.clear.click(lambda: read_sketch(None), None, everything, js=clear_js(self.sketchpad_id),
+                         api_visibility="private", queue=False)
+        self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8).success(
+            lambda path: read_view(uploaded(path)), [self.upload], views, api_visibility="private")
 
 
 def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitInput:
