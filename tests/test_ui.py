@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from src import predict
+from src.preprocess import ink_map, stroke_width, to_mnist
 from src.ui import Models, build_demo
 from src.ui.compare_tab import Comparison, model_facts, training_curves
 from src.ui.generate_tab import JokeWriter
@@ -87,6 +89,21 @@ def test_classify_a_file_and_refuse_what_is_not_a_picture(models, tmp_path):
 def test_an_empty_canvas_shows_the_hint(models):
     assert DigitReader(models).read_sketch(None) == (None, None, DRAW_HINT)
     assert Comparison(models).read_sketch(None) == (None, None, None, None, None, None, None, DRAW_HINT)
+
+
+def test_the_view_is_exactly_what_the_model_read_after_stroke_normalisation(models):
+    """A fat-pen drawing is thinned before the model reads it; the 28x28 view shows that thinned input, and the
+    probabilities are the model's on exactly those pixels."""
+    canvas = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).line([(90, 60), (210, 60), (120, 250)], fill=(0, 0, 0, 255), width=50)
+    value = {"background": None, "layers": [np.asarray(canvas)], "composite": np.asarray(canvas)}
+    probs, view, hint = DigitReader(models).read_sketch(value)
+    seen = view[::8, ::8].astype(np.float32) / 255  # the view is the 28x28 input, each pixel drawn 8x8
+    assert view.shape == (224, 224) and hint == ""
+    expected = to_mnist(ink_map(np.asarray(canvas)))
+    assert np.abs(seen - expected).max() <= 1 / 255  # the normalised input, not the raw fat strokes
+    assert stroke_width(expected > 0.5) < stroke_width(np.asarray(canvas)[..., 3] > 0) * 20 / 250
+    assert probs == predict.digit_probabilities(models.get("digit-bilstm"), expected)[0]
 
 
 def test_a_gallery_click_compares_both_models_on_that_digit(models):
