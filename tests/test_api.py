@@ -11,6 +11,9 @@ from PIL import Image
 
 from src import data
 from src.strokes import canvas_png
+from tests.app_server import ROOT
+
+EXAMPLE_DIGIT = ROOT / "examples" / "digit.png"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,13 @@ def canvas_export(digit: np.ndarray, tmp_path, name: str, size: int, at: tuple[i
 def test_api_lists_only_the_three_endpoints(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
         "/generate", "/classify", "/compare"}
+
+
+def test_the_readme_snippet_image_is_a_seven_for_both_models(client):
+    """README's client snippet classifies examples/digit.png (an MNIST test 7 redrawn with the app's brush)."""
+    assert client.predict(handle_file(str(EXAMPLE_DIGIT)), api_name="/classify")["label"] == "7"
+    lstm, bilstm, facts = client.predict(handle_file(str(EXAMPLE_DIGIT)), api_name="/compare")
+    assert lstm["label"] == bilstm["label"] == "7" and facts["agree"] is True
 
 
 @pytest.mark.data
