@@ -26,6 +26,8 @@ from tests.app_server import start_server
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, open_tab, top_class
 from tests.test_browser_drawing import CANVAS_SIZE, draw_strokes
 
+SETTLE_MS = 1500
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,11 +50,12 @@ def main() -> None:
                 draw_strokes(page, panel, place(digit_strokes(images[index].numpy()), pen, CANVAS_SIZE, rng))
                 answer = top_class(panel)
                 expect(answer).to_have_text(re.compile(r"^\d$"))
-                # The label follows the drawing live: read it until the last stroke's answer has settled.
+                # The label follows the drawing live, one answer per stroke, and a busy server answers the last
+                # stroke a while after it is drawn: read it once no answer has changed it for SETTLE_MS.
                 read = ""
                 while read != answer.inner_text():
                     read = answer.inner_text()
-                    page.wait_for_timeout(500)
+                    page.wait_for_timeout(SETTLE_MS)
                 if read != str(int(labels[index])):
                     wrong.append((index, int(labels[index]), read))
                 panel.get_by_role("button", name="Clear", exact=True).click()
