@@ -18,7 +18,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class DigitRecipe:
-    """A row-reading MNIST classifier (src.train.train_digits)."""
+    """A row-reading MNIST classifier (src.train_digits)."""
 
     bidirectional: bool = True
     hidden_size: int = 128
@@ -42,7 +42,7 @@ class DigitRecipe:
 
 @dataclass(frozen=True)
 class JokeRecipe:
-    """A subword joke language model (src.train.train_jokes)."""
+    """A subword joke language model (src.train_jokes)."""
 
     n_words: int = 5000  # vocabulary: frequent words with their leading space
     n_chunks: int = 1500  # ...and frequent word pieces (plus all 256 bytes)
