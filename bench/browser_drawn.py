@@ -23,8 +23,8 @@ from src import data
 from src.strokes import digit_strokes, place
 from src.ui.widgets import BRUSH_RADIUS
 from tests.app_server import start_server
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, open_tab, top_class
-from tests.test_browser_drawing import CANVAS_SIZE, draw_strokes
+from tests.test_browser import CANVAS_SIZE, CHROMIUM, CHROMIUM_ARGS, open_tab, top_class
+from tests.test_browser_drawing import draw_strokes
 
 SETTLE_MS = 1500
 

@@ -21,6 +21,8 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
 
+from src.ui.widgets import CANVAS_SIZE  # noqa: E402  (the Sketchpad's canvas_size, in canvas pixels)
+
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 20_000  # for pages and model answers: generous, as a busy machine renders the canvas slowly
 expect.set_options(timeout=TIMEOUT_MS)
@@ -29,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
-CANVAS_SIZE = 300  # the Sketchpad's canvas_size (src/ui/widgets.py), in canvas pixels (shown at the editor's zoom)
 
 # Mouse strokes in a unit box centred on the canvas ((-0.5, -0.5) top left, (0.5, 0.5) bottom right):
 # digits drawn large and clear, filling about 70% of the canvas, and "-", a quick bit of ink.
@@ -77,17 +78,30 @@ def open_tab(page: Page, name: str) -> Locator:
     return page.locator("[role=tabpanel]:visible")
 
 
-def draw(page: Page, panel: Locator, shape: str) -> None:
-    """Draw STROKES[shape] on the panel's sketchpad with the mouse, as a user would, without picking a tool."""
-    sketchpad = panel.locator(".block").filter(has=page.locator("canvas")).first
+def sketchpad_of(panel: Locator) -> Locator:
+    """The panel's sketchpad block."""
+    return panel.locator(".block").filter(has=panel.page.locator("canvas")).first
+
+
+def canvas_frame(panel: Locator) -> tuple[float, float, float]:
+    """(x, y, scale) mapping canvas pixels to page pixels for the panel's sketchpad: the drawing area is
+    centred in the canvas element and shown at the editor's zoom."""
+    sketchpad = sketchpad_of(panel)
     canvas = sketchpad.locator("canvas").first
     expect(canvas).to_be_visible()
-    # The app's PICK_BRUSH_JS selects the brush; without it the canvas would ignore the strokes.
-    expect(sketchpad.locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
-    zoom = sketchpad.get_by_text(re.compile(r"^\d+%$")).inner_text()  # the editor's zoom, e.g. "107%"
-    side = CANVAS_SIZE * int(zoom[:-1]) / 100
+    zoom = int(sketchpad.get_by_text(re.compile(r"^\d+%$")).inner_text()[:-1]) / 100  # e.g. "107%"
     box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the drawing area is centred
+    side = CANVAS_SIZE * zoom
+    return box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, zoom
+
+
+def draw(page: Page, panel: Locator, shape: str) -> None:
+    """Draw STROKES[shape] on the panel's sketchpad with the mouse, as a user would, without picking a tool."""
+    # The app's PICK_BRUSH_JS selects the brush; without it the canvas would ignore the strokes.
+    expect(sketchpad_of(panel).locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
+    left, top, zoom = canvas_frame(panel)
+    side = CANVAS_SIZE * zoom
+    cx, cy = left + side / 2, top + side / 2
     for stroke in STROKES[shape]:
         points = [(cx + x * side, cy + y * side) for x, y in stroke]
         page.mouse.move(*points[0])

@@ -12,23 +12,10 @@ import pytest
 from src import data
 from src.strokes import Pen, digit_strokes, place
 from tests.test_browser import browser, page  # noqa: F401 (fixtures)
-from tests.test_browser import Locator, Page, expect, open_tab, top_class
+from tests.test_browser import CANVAS_SIZE, Locator, Page, canvas_frame, expect, open_tab, top_class
 
 pytestmark = pytest.mark.data
-CANVAS_SIZE = 300  # the Sketchpad's canvas_size, in canvas pixels (shown at the editor's zoom)
 DIGIT_SIZE = 0.6  # the ink's box as a share of the canvas: how large people draw
-
-
-def canvas_frame(panel: Locator) -> tuple[float, float, float]:
-    """(x, y, scale) mapping canvas pixels to page pixels for the panel's sketchpad: the drawing area is
-    centred in the canvas element and shown at the editor's zoom."""
-    sketchpad = panel.locator(".block").filter(has=panel.page.locator("canvas")).first
-    canvas = sketchpad.locator("canvas").first
-    expect(canvas).to_be_visible()
-    zoom = int(sketchpad.get_by_text(re.compile(r"^\d+%$")).inner_text()[:-1]) / 100
-    box = canvas.bounding_box()
-    side = CANVAS_SIZE * zoom
-    return box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, zoom
 
 
 def draw_strokes(page: Page, panel: Locator, strokes: list[np.ndarray]) -> None:
