@@ -6,6 +6,7 @@ import math
 import multiprocessing
 import os
 import re
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -36,6 +37,17 @@ _BLOCKED = re.compile(
     r"abortion|pedo|molest|incest|drunk|weed|cocaine|heroin|kill|murder|suicide|dead baby)",
     re.IGNORECASE,
 )
+
+
+# Scraped junk that a model trained on it learns to write: links, subreddit names, markup, drawn-out
+# characters and endless "words". Training jokes that match a rule are dropped (jokes_dropped counts them).
+JUNK_RULES = {
+    "link": re.compile(r"https?://|www\.|\b[\w-]+\.(com|net|org|co|ly|io|gov|edu|uk)\b", re.IGNORECASE),
+    "subreddit": re.compile(r"(?<![\w/])/?r/\w", re.IGNORECASE),
+    "markup": re.compile(r"&(gt|lt|amp|quot|nbsp|#\d+);|\]\(|\*\*|__"),
+    "character repeated 5+ times": re.compile(r"([^\w\s])\1{4,}|([A-Za-z])\2{4,}"),
+    "word over 30 characters": re.compile(r"\S{31,}"),
+}
 
 
 def missing_data(root: Path = DATA_DIR) -> str | None:
@@ -74,7 +86,7 @@ def overlaps_test(root: Path = DATA_DIR) -> Callable[[str], bool]:
 
 def clean_jokes(split: str, root: Path = DATA_DIR) -> list[str]:
     """cleanjokes.csv by split: 'test' (ID % 10 == 0), 'val' (ID % 10 == 5) or 'train' (the rest, less
-    any joke that overlaps a test joke; see overlaps_test)."""
+    any joke that overlaps a test joke (see overlaps_test) or is junk (see JUNK_RULES))."""
     rows = _read_jokes(root / "jokes" / "cleanjokes.csv")
     pick = {
         "test": lambda i: i % 10 == TEST_MOD,
@@ -84,7 +96,7 @@ def clean_jokes(split: str, root: Path = DATA_DIR) -> list[str]:
     jokes = [joke for i, joke in rows if pick(i)]
     if split == "train":
         overlaps = overlaps_test(root)
-        jokes = [j for j in jokes if not overlaps(j)]
+        jokes = [j for j in jokes if not overlaps(j) and junk_rule(j) is None]
     return jokes
 
 
@@ -93,9 +105,36 @@ def is_clean(joke: str) -> bool:
     return _BLOCKED.search(joke) is None
 
 
+def junk_rule(joke: str) -> str | None:
+    """The name of the first JUNK_RULES rule the joke breaks, or None for clean text."""
+    return next((name for name, rule in JUNK_RULES.items() if rule.search(joke)), None)
+
+
+def jokes_dropped(root: Path = DATA_DIR) -> dict[str, dict[str, int]]:
+    """How many training jokes each filter drops, for the cleanjokes training split and the extra jokes
+    (a joke is counted under the first rule it breaks, in the order the filters run)."""
+    overlaps = overlaps_test(root)
+    rows = _read_jokes(root / "jokes" / "cleanjokes.csv")
+    train = [j for i, j in rows if i % 10 not in (TEST_MOD, VAL_MOD) and not overlaps(j)]
+    report = {"cleanjokes train": dict(Counter(filter(None, map(junk_rule, train))))}
+    extra = [joke for path in sorted((root / "jokes" / "extra").glob("*.csv")) for _, joke in _read_jokes(path)]
+    counts: Counter[str] = Counter()
+    for joke in extra:
+        for name, drops in (("over 1000 characters", len(joke) > 1000), ("blocked word", not is_clean(joke)),
+                            ("overlaps a test joke", overlaps(joke))):
+            if drops:
+                counts[name] += 1
+                break
+        else:
+            counts[junk_rule(joke)] += 1
+    counts.pop(None, None)
+    report["extra"] = dict(counts)
+    return report
+
+
 def pretraining_jokes(root: Path = DATA_DIR, max_chars: int = 1000) -> list[str]:
-    """The extra jokes, filtered: at most `max_chars` long, clean, de-duplicated, not a validation joke
-    and not overlapping a test joke."""
+    """The extra jokes, filtered: at most `max_chars` long, clean, not junk, de-duplicated, not a
+    validation joke and not overlapping a test joke."""
     held = {j.lower() for j in clean_jokes("val", root)}
     overlaps = overlaps_test(root)
     seen: set[str] = set()
@@ -103,8 +142,8 @@ def pretraining_jokes(root: Path = DATA_DIR, max_chars: int = 1000) -> list[str]
     for path in sorted((root / "jokes" / "extra").glob("*.csv")):
         for _, joke in _read_jokes(path):
             key = joke.lower()
-            if (len(joke) <= max_chars and is_clean(joke) and key not in seen and key not in held
-                    and not overlaps(joke)):
+            if (len(joke) <= max_chars and is_clean(joke) and junk_rule(joke) is None and key not in seen
+                    and key not in held and not overlaps(joke)):
                 seen.add(key)
                 kept.append(joke)
     return kept

@@ -18,8 +18,10 @@ from torch.nn import functional as F
 from src.checkpoint import HubCheckpoint
 from src.tokenizer import EOS, Tokenizer
 
-# Tokens allowed per requested word before generation gives up on reaching max_words.
+# Bounds that hold whatever the model writes: tokens per requested word before generation gives up on
+# reaching max_words, and the characters one word may have (a "word" that never ends stops the joke).
 MAX_TOKENS_PER_WORD = 16
+MAX_WORD_CHARS = 30
 
 
 class JokeLSTM(
@@ -104,8 +106,9 @@ class JokeLSTM(
 
         temperature 0 is greedy; top_k=0 and top_p=1.0 disable those filters; the same seed gives the
         same text. Stops at the end-of-joke token (which is held back until min_words words are out;
-        with stop_at_end=False the next joke follows on a new line) or before the token that would start
-        word max_words + 1.
+        with stop_at_end=False the next joke follows on a new line), before the token that would start
+        word max_words + 1 or make a word longer than MAX_WORD_CHARS, or after max_words *
+        MAX_TOKENS_PER_WORD tokens.
         """
         check_sampling(temperature, top_k, top_p, max_words)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
@@ -113,7 +116,9 @@ class JokeLSTM(
         # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried state.
         logits, state = self(torch.tensor([self.encode_joke(prompt)]))
         logits = logits[0, -1]
-        words, in_word = 0, bool(prompt) and not prompt[-1].isspace()
+        # A prompt that ends inside a word: the sampled text continues that word (which is not counted
+        # again, and whose typed part does not count against MAX_WORD_CHARS).
+        words, word_chars = 0, int(bool(prompt) and not prompt[-1].isspace())
         for _ in range(max_words * MAX_TOKENS_PER_WORD):
             if words < min_words:
                 logits[EOS] = -math.inf
@@ -122,10 +127,10 @@ class JokeLSTM(
                 break
             # Without stop_at_end, the end of a joke starts the next one, on a new line.
             data = b"\n" if token == EOS else self.tokenizer.token_bytes(token)
-            words_after, in_word_after = count_words(data, words, in_word)
-            if words_after > max_words:
+            words_after, word_chars_after = count_words(data, words, word_chars)
+            if words_after > max_words or word_chars_after > MAX_WORD_CHARS:
                 break
-            words, in_word = words_after, in_word_after
+            words, word_chars = words_after, word_chars_after
             piece = decoder.decode(data)
             if piece:
                 yield piece
@@ -135,14 +140,17 @@ class JokeLSTM(
             yield tail
 
 
-def count_words(data: bytes, words: int, in_word: bool) -> tuple[int, bool]:
-    """Word count and in-word flag after appending `data` (words are runs of non-whitespace)."""
+def count_words(data: bytes, words: int, word_chars: int) -> tuple[int, int]:
+    """Word count and the characters of the word being written (0 after whitespace) after appending
+    UTF-8 `data`; words are runs of non-whitespace."""
     for byte in data:
-        is_space = byte < 128 and chr(byte).isspace()  # bytes >= 128 are parts of characters
-        if not is_space and not in_word:
+        if byte < 128 and chr(byte).isspace():  # bytes >= 128 are parts of characters
+            word_chars = 0
+            continue
+        if word_chars == 0:
             words += 1
-        in_word = not is_space
-    return words, in_word
+        word_chars += byte & 0xC0 != 0x80  # a continuation byte adds no character
+    return words, word_chars
 
 
 def check_sampling(temperature: float, top_k: int, top_p: float, max_words: int) -> None:

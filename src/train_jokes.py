@@ -112,6 +112,8 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
         "test_jokes": len(test),
         "test_min_joke_bpc": round(min(per_joke), 4),
         "pretraining_jokes": len(extra),
+        "finetuning_jokes": len(clean_train),
+        "jokes_dropped": data.jokes_dropped(),
         "vocab_size": len(model.tokenizer),
         "summary": {
             f"bits per character, {len(test)} held-out cleanjokes": f"{test_bpc:.3f}",
@@ -119,6 +121,7 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
             "parameters": f"{count_parameters(model):,}",
             "vocabulary": f"{len(model.tokenizer):,} tokens (words, word pieces, 256 bytes, end)",
             "pretraining jokes (filtered)": f"{len(extra):,}",
+            "fine-tuning jokes (cleanjokes training split, filtered)": f"{len(clean_train):,}",
         },
         "curves": curves,
     }
