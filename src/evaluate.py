@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from src.blanks import JokeBiLSTM
 from src.digits import DigitRNN, logits_in_batches
 from src.jokes import JokeLSTM
 
@@ -24,3 +25,13 @@ def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
     """Total nll of the jokes / ln 2 / their total characters (model put in eval mode)."""
     model.eval()
     return sum(model.nll(j) for j in jokes) / math.log(2) / sum(len(j) for j in jokes)
+
+
+@torch.no_grad()
+def blank_bits_per_char(model: JokeBiLSTM, jokes: list[str], batch_size: int = 64) -> float:
+    """Total nll of every token of the jokes, each predicted from both sides (not a joke's likelihood: a
+    measure of how well blanks are filled) / ln 2 / their total characters (model put in eval mode)."""
+    model.eval()
+    encoded = [model.tokenizer.encode(j) for j in jokes]
+    total = sum(model.loss(encoded[i:i + batch_size])[0].item() for i in range(0, len(encoded), batch_size))
+    return total / math.log(2) / sum(len(j) for j in jokes)

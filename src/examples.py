@@ -1,12 +1,16 @@
-"""MNIST test digits on which the LSTM and the Bi-LSTM disagree, saved for the app's gallery.
+"""What the app shows from the held-out data, saved beside the checkpoints: the MNIST test digits on which
+the LSTM and the Bi-LSTM disagree (the comparison's gallery), and short held-out jokes (the text
+comparison's "random test joke").
 
     python -m src.examples      # after training both digit models; writes checkpoints/disagreements.npz
+                                # and checkpoints/blank-jokes.json
 
-The app reads the file (the MNIST data itself is not shipped), so a Space shows the gallery too.
+The app reads the files (the data itself is not shipped), so a Space shows them too.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +20,8 @@ from src.digits import logits_in_batches
 from src.hub import MODELS, bundled_folder, checkpoints_dir, load_folder
 
 GALLERY_NAME = "disagreements.npz"
+JOKES_NAME = "blank-jokes.json"
+MAX_EXAMPLE_CHARS = 160  # a joke that fits the text box without scrolling
 
 
 def disagreements(lstm: torch.nn.Module, bilstm: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -45,6 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or checkpoints_dir() / GALLERY_NAME
     np.savez_compressed(out, **found)
     print(f"{len(found['index'])} disagreements -> {out}")
+    jokes = [j for j in data.clean_jokes("test") if len(j) <= MAX_EXAMPLE_CHARS and data.junk_rule(j) is None]
+    path = (args.out.parent if args.out else checkpoints_dir()) / JOKES_NAME
+    path.write_text(json.dumps(jokes, indent=0, ensure_ascii=False) + "\n")
+    print(f"{len(jokes)} short held-out jokes -> {path}")
 
 
 if __name__ == "__main__":
@@ -60,3 +70,9 @@ def load_gallery(path: Path | None = None) -> dict[str, np.ndarray] | None:
         found = {key: saved[key] for key in saved.files}
     found["images"] = found["images"].astype(np.float32) / 255.0
     return found
+
+
+def load_blank_jokes(path: Path | None = None) -> list[str]:
+    """The saved held-out jokes ([] when the file is absent)."""
+    path = path or checkpoints_dir() / JOKES_NAME
+    return json.loads(path.read_text()) if path.is_file() else []

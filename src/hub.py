@@ -19,6 +19,7 @@ from pathlib import Path
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
+from src.blanks import JokeBiLSTM
 from src.checkpoint import METRICS_NAME, HubCheckpoint
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
@@ -45,6 +46,7 @@ MODELS: dict[str, ModelSpec] = {
     "digit-bilstm": ModelSpec(DigitRNN, "lstm-vs-bilstm/digit-bilstm", "v1"),
     "digit-lstm": ModelSpec(DigitRNN, "lstm-vs-bilstm/digit-lstm", "v1"),
     "joke-lstm": ModelSpec(JokeLSTM, "lstm-vs-bilstm/joke-lstm", "v1"),
+    "joke-bilstm": ModelSpec(JokeBiLSTM, "lstm-vs-bilstm/joke-bilstm", "v1"),
 }
 
 

@@ -42,21 +42,24 @@ class DigitRecipe:
 
 @dataclass(frozen=True)
 class JokeRecipe:
-    """A subword joke language model (src.train_jokes)."""
+    """A subword joke model: the LSTM language model (src.train_jokes) or, bidirectional, the Bi-LSTM that
+    fills a blank from both sides (src.train_blanks)."""
 
+    bidirectional: bool = False
     n_words: int = 5000  # vocabulary: frequent words with their leading space
     n_chunks: int = 1500  # ...and frequent word pieces (plus all 256 bytes)
     embed_dim: int = 256
     hidden_size: int = 512
-    num_layers: int = 1
+    num_layers: int = 1  # the LM's; the Bi-LSTM has one layer each way
     dropout: float = 0.25
     pretrain_epochs: int = 10  # on the filtered extra jokes plus the cleanjokes training split
     finetune_epochs: int = 6  # on the cleanjokes training split alone, best validation epoch kept
     batch_size: int = 64
-    seq_len: int = 64
+    seq_len: int = 64  # the LM's truncated backprop length; the Bi-LSTM reads whole jokes
     lr: float = 3e-3
     finetune_lr: float = 3e-4
     clean_weight: int = 2  # times the cleanjokes training split is repeated in pretraining
+    init: Path | None = None  # start from this joke-lstm folder (the Bi-LSTM: its forward half) and its vocabulary
     seed: int = 0
     limit: int | None = None  # train on the first `limit` jokes (smoke tests)
 
@@ -67,6 +70,10 @@ RECIPES: dict[str, Recipe] = {
     "digit-bilstm": DigitRecipe(bidirectional=True),
     "digit-lstm": DigitRecipe(bidirectional=False),
     "joke-lstm": JokeRecipe(),
+    # The joke LM plus a backward LSTM, trained together from the LM's weights: 3 + 3 epochs instead of
+    # 10 + 6 from scratch, and the forward half starts as a good left-to-right reader.
+    "joke-bilstm": JokeRecipe(bidirectional=True, init=Path("checkpoints/joke-lstm"), pretrain_epochs=3,
+                              finetune_epochs=3),
 }
 
 

@@ -6,11 +6,21 @@ import platform
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from src.checkpoint import read_metrics
 from src.evaluate import count_parameters
 from src.recipes import Recipe, as_record
+
+
+def init_record(folder: Path, score: str) -> dict:
+    """What a run started from another checkpoint (`init`) records of it: where, how it was made, its
+    `score`, and its training time (which the new checkpoint's total includes)."""
+    base = read_metrics(folder)
+    return {"folder": str(folder), "command": base.get("command"), score: base.get(score),
+            "train_seconds": base.get("total_train_seconds", base.get("train_seconds", 0))}
 
 
 def finish(metrics: dict, model: torch.nn.Module, start: float, recipe: Recipe) -> dict:

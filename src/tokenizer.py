@@ -52,6 +52,11 @@ class Tokenizer:
         self.longest = max(len(t) for t in self.tokens)
         self._encode_piece = lru_cache(maxsize=200_000)(self._encode_piece_uncached)
 
+    @property
+    def vocab(self) -> list[str]:
+        """The multi-byte tokens, as build_vocab gave them (the constructor's argument)."""
+        return [t.decode("latin-1") for t in self.tokens[BYTE_OFFSET + 256:]]
+
     def __len__(self) -> int:
         return len(self.tokens)
 

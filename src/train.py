@@ -3,6 +3,7 @@
     python -m src.train digit-bilstm --out checkpoints/digit-bilstm
     python -m src.train digit-lstm --out checkpoints/digit-lstm
     python -m src.train joke-lstm --out checkpoints/joke-lstm
+    python -m src.train joke-bilstm --out checkpoints/joke-bilstm
     python -m src.train digit-lstm --help          # every setting, with the recipe's value
 
 Each run is seeded, shows a progress bar, and writes config.json, model.safetensors, metrics.json (test
@@ -13,14 +14,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from src.blanks import JokeBiLSTM
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
 from src.recipes import RECIPES, DigitRecipe, add_arguments, from_arguments
+from src.train_blanks import train_blanks
 from src.train_digits import train_digits
 from src.train_jokes import train_jokes
 
 
-def save(model: DigitRNN | JokeLSTM, metrics: dict, out: Path, name: str) -> None:
+def save(model: DigitRNN | JokeLSTM | JokeBiLSTM, metrics: dict, out: Path, name: str) -> None:
     """Write the checkpoint folder (weights, config, metrics, card)."""
     model.metrics = {"name": name, **metrics}
     (out / "README.md").unlink(missing_ok=True)  # the card is regenerated from the new metrics
@@ -39,7 +42,10 @@ def main(argv: list[str] | None = None) -> None:
         recipe_parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     recipe = from_arguments(RECIPES[args.name], args)
-    train = train_digits if isinstance(recipe, DigitRecipe) else train_jokes
+    if isinstance(recipe, DigitRecipe):
+        train = train_digits
+    else:
+        train = train_blanks if recipe.bidirectional else train_jokes
     model, metrics = train(recipe, progress=not args.no_progress)
     save(model, metrics, args.out, args.name)
 

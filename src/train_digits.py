@@ -11,12 +11,11 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from src import data
-from src.checkpoint import read_metrics
 from src.digits import DigitRNN
 from src.evaluate import count_parameters, digit_accuracy
 from src.hub import load_folder
 from src.recipes import DigitRecipe
-from src.run_record import finish
+from src.run_record import finish, init_record
 
 
 def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, dict]:
@@ -118,10 +117,7 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
         "curves": curves,
     }
     if init is not None:
-        base = read_metrics(init)
-        metrics["init"] = {"folder": str(init), "command": base.get("command"),
-                           "test_accuracy": base.get("test_accuracy"),
-                           "train_seconds": base.get("total_train_seconds", base.get("train_seconds", 0))}
+        metrics["init"] = init_record(init, "test_accuracy")
     if teacher_models:
         recorded = [m.metrics or {} for m in teacher_models]
         metrics["teachers"] = [{"folder": str(t), "command": r.get("command"), "test_accuracy": r.get("test_accuracy")}

@@ -5,6 +5,9 @@ import copy
 import math
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -14,7 +17,8 @@ from src import data
 from src.evaluate import bits_per_char, count_parameters
 from src.jokes import JokeLSTM
 from src.recipes import JokeRecipe
-from src.run_record import finish
+from src.hub import load_folder
+from src.run_record import finish, init_record
 from src.tokenizer import EOS, build_vocab
 
 
@@ -55,6 +59,80 @@ def _lm_epoch(model: JokeLSTM, stream: torch.Tensor, batch_size: int, seq_len: i
     return total / max(count, 1)
 
 
+@dataclass(frozen=True)
+class JokeTexts:
+    """The joke splits every text model trains and is scored on."""
+
+    clean_train: list[str]
+    val: list[str]
+    test: list[str]
+    extra: list[str]
+    clean_weight: int  # times the training split is repeated in the pretraining corpus
+
+    @property
+    def corpus(self) -> list[str]:
+        """The pretraining text: the extra jokes, then the cleanjokes training split `clean_weight` times."""
+        return self.extra + self.clean_train * self.clean_weight
+
+
+def joke_texts(r: JokeRecipe) -> JokeTexts:
+    """The splits (data.clean_jokes, data.pretraining_jokes), cut to `r.limit` jokes for smoke tests."""
+    clean_train, val, test = (data.clean_jokes(s) for s in ("train", "val", "test"))
+    extra = data.pretraining_jokes()
+    if r.limit:
+        clean_train, val, extra = clean_train[:r.limit], val[:r.limit // 4 + 1], extra[:r.limit]
+    return JokeTexts(clean_train, val, test, extra, r.clean_weight)
+
+
+# One pass over encoded jokes: (encoded, batch_size, optimizer, schedule or None, progress label) -> mean loss.
+Epoch = Callable[..., float]
+
+
+def two_stages(model: torch.nn.Module, r: JokeRecipe, texts: JokeTexts, encoded_corpus: list[list[int]],
+               epoch: Epoch, steps: Callable[[list[list[int]], int], int], val_bpc: Callable[[], float]
+               ) -> tuple[dict[str, list], float]:
+    """Pretrain on the corpus for `r.pretrain_epochs` (AdamW, one-cycle to `r.lr`), then fine-tune on the
+    cleanjokes training split alone for `r.finetune_epochs` (at `r.finetune_lr`, batches of at most 16),
+    keeping the weights of the epoch with the best validation bits per character. `epoch(encoded, batch_size,
+    optimizer, schedule, desc)` runs one pass and returns its mean loss in nats per token; `steps` counts
+    its optimizer steps. Returns the per-epoch curves and the best validation score."""
+    encoded_clean = encoded_corpus[len(texts.extra):len(texts.extra) + len(texts.clean_train)]
+    curves: dict[str, list] = {"stage": [], "epoch": [], "train_bpc": [], "val_bpc": []}
+    chars_per_token = sum(map(len, texts.corpus)) / sum(map(len, encoded_corpus))
+
+    def record(stage: str, n: int, loss: float) -> float:
+        train_bpc, score = loss / math.log(2) / chars_per_token, val_bpc()
+        for key, value in zip(curves, (stage, n, round(train_bpc, 4), round(score, 4))):
+            curves[key].append(value)
+        tqdm.write(f"{stage} epoch {n}: train ~{train_bpc:.3f} bpc, val {score:.3f} bpc")
+        return score
+
+    if r.pretrain_epochs:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=r.lr, weight_decay=0.01)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=r.lr, total_steps=r.pretrain_epochs * steps(encoded_corpus, r.batch_size) + 1,
+            pct_start=0.05)
+        for n in range(1, r.pretrain_epochs + 1):
+            record("pretrain", n, epoch(encoded_corpus, r.batch_size, optimizer, schedule,
+                                        f"pretrain {n}/{r.pretrain_epochs}"))
+    best_bpc, best_state = val_bpc(), copy.deepcopy(model.state_dict())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=r.finetune_lr, weight_decay=0.01)
+    for n in range(1, r.finetune_epochs + 1):
+        score = record("finetune", n, epoch(encoded_clean, min(r.batch_size, 16), optimizer, None,
+                                            f"finetune {n}/{r.finetune_epochs}"))
+        if score < best_bpc:
+            best_bpc, best_state = score, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    model.eval()
+    return curves, best_bpc
+
+
+def corpus_facts(texts: JokeTexts) -> dict:
+    """What every text model records about the jokes it was trained on."""
+    return {"pretraining_jokes": len(texts.extra), "finetuning_jokes": len(texts.clean_train),
+            "jokes_dropped": data.jokes_dropped()}
+
+
 def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, dict]:
     """Build the vocabulary from the training text, pretrain on the filtered extra jokes plus the
     cleanjokes training split (repeated `r.clean_weight` times), then fine-tune on the cleanjokes training
@@ -63,47 +141,25 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
     r = recipe
     torch.manual_seed(r.seed)
     rng = random.Random(r.seed)
-    clean_train, val, test = (data.clean_jokes(s) for s in ("train", "val", "test"))
-    extra = data.pretraining_jokes()
-    if r.limit:
-        clean_train, val, extra = clean_train[:r.limit], val[:r.limit // 4 + 1], extra[:r.limit]
-    corpus = extra + clean_train * r.clean_weight
-    model = JokeLSTM(build_vocab(corpus, r.n_words, r.n_chunks), embed_dim=r.embed_dim, hidden_size=r.hidden_size,
-                     num_layers=r.num_layers, dropout=r.dropout)
-    encoded_corpus = [model.tokenizer.encode(j) for j in corpus]
-    encoded_clean = encoded_corpus[len(extra):len(extra) + len(clean_train)]
-    curves: dict[str, list] = {"stage": [], "epoch": [], "train_bpc": [], "val_bpc": []}
-    chars_per_token = sum(map(len, corpus)) / sum(map(len, encoded_corpus))
+    texts = joke_texts(r)
+    if r.init is not None:  # continue training an LM: its vocabulary and weights
+        model = load_folder(JokeLSTM, Path(r.init))
+    else:
+        model = JokeLSTM(build_vocab(texts.corpus, r.n_words, r.n_chunks), embed_dim=r.embed_dim,
+                         hidden_size=r.hidden_size, num_layers=r.num_layers, dropout=r.dropout)
+    encoded_corpus = [model.tokenizer.encode(j) for j in texts.corpus]
     start = time.time()
 
-    def record(stage: str, epoch: int, loss: float) -> float:
-        train_bpc = loss / math.log(2) / chars_per_token
-        val_bpc = bits_per_char(model, val)
-        for key, value in zip(curves, (stage, epoch, round(train_bpc, 4), round(val_bpc, 4))):
-            curves[key].append(value)
-        tqdm.write(f"{stage} epoch {epoch}: train ~{train_bpc:.3f} bpc, val {val_bpc:.3f} bpc")
-        return val_bpc
+    def epoch(encoded: list[list[int]], batch_size: int, optimizer: torch.optim.Optimizer,
+              schedule: torch.optim.lr_scheduler.LRScheduler | None, desc: str) -> float:
+        return _lm_epoch(model, joke_stream(encoded, rng), batch_size, r.seq_len, optimizer, schedule, desc, progress)
 
-    if r.pretrain_epochs:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=r.lr, weight_decay=0.01)
-        tokens = sum(len(e) + 1 for e in encoded_corpus)
-        steps = r.pretrain_epochs * math.ceil(tokens // r.batch_size / r.seq_len)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=r.lr, total_steps=steps + 1,
-                                                       pct_start=0.05)
-        for epoch in range(1, r.pretrain_epochs + 1):
-            loss = _lm_epoch(model, joke_stream(encoded_corpus, rng), r.batch_size, r.seq_len, optimizer, schedule,
-                             f"pretrain {epoch}/{r.pretrain_epochs}", progress)
-            record("pretrain", epoch, loss)
-    best_bpc, best_state = bits_per_char(model, val), copy.deepcopy(model.state_dict())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=r.finetune_lr, weight_decay=0.01)
-    for epoch in range(1, r.finetune_epochs + 1):
-        loss = _lm_epoch(model, joke_stream(encoded_clean, rng), min(r.batch_size, 16), r.seq_len, optimizer, None,
-                         f"finetune {epoch}/{r.finetune_epochs}", progress)
-        val_bpc = record("finetune", epoch, loss)
-        if val_bpc < best_bpc:
-            best_bpc, best_state = val_bpc, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    model.eval()
+    def steps(encoded: list[list[int]], batch_size: int) -> int:
+        return math.ceil(sum(len(e) + 1 for e in encoded) // batch_size / r.seq_len)
+
+    curves, best_bpc = two_stages(model, r, texts, encoded_corpus, epoch, steps,
+                                  lambda: bits_per_char(model, texts.val))
+    test = texts.test
     test_bpc = bits_per_char(model, test)
     per_joke = [model.nll(j) / math.log(2) / len(j) for j in test]
     metrics = {
@@ -111,18 +167,18 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
         "val_bpc": round(best_bpc, 4),
         "test_jokes": len(test),
         "test_min_joke_bpc": round(min(per_joke), 4),
-        "pretraining_jokes": len(extra),
-        "finetuning_jokes": len(clean_train),
-        "jokes_dropped": data.jokes_dropped(),
+        **corpus_facts(texts),
         "vocab_size": len(model.tokenizer),
         "summary": {
             f"bits per character, {len(test)} held-out cleanjokes": f"{test_bpc:.3f}",
             "lowest bits per character of any held-out joke (memorisation check)": f"{min(per_joke):.3f}",
             "parameters": f"{count_parameters(model):,}",
             "vocabulary": f"{len(model.tokenizer):,} tokens (words, word pieces, 256 bytes, end)",
-            "pretraining jokes (filtered)": f"{len(extra):,}",
-            "fine-tuning jokes (cleanjokes training split, filtered)": f"{len(clean_train):,}",
+            "pretraining jokes (filtered)": f"{len(texts.extra):,}",
+            "fine-tuning jokes (cleanjokes training split, filtered)": f"{len(texts.clean_train):,}",
         },
         "curves": curves,
     }
+    if r.init is not None:
+        metrics["init"] = init_record(r.init, "test_bpc")
     return model, finish(metrics, model, start, recipe)

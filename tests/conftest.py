@@ -9,6 +9,7 @@ import torch
 from huggingface_hub import constants
 
 from src import data, hub
+from src.blanks import JokeBiLSTM
 from src.checkpoint import HubCheckpoint
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
@@ -33,8 +34,11 @@ def tiny_model(name: str, seed: int = 0) -> HubCheckpoint:
     """A small randomly initialised model of the class `name` uses in src.hub.MODELS."""
     with torch.random.fork_rng(devices=[]):  # leave the global RNG as other tests expect it
         torch.manual_seed(seed)
+        vocab = build_vocab(["Why did the chicken cross the road?"], 8, 4)
         if name == "joke-lstm":
-            return JokeLSTM(build_vocab(["Why did the chicken cross the road?"], 8, 4), hidden_size=16, embed_dim=8)
+            return JokeLSTM(vocab, hidden_size=16, embed_dim=8)
+        if name == "joke-bilstm":
+            return JokeBiLSTM(vocab, hidden_size=16, embed_dim=8)
         return DigitRNN(hidden_size=8, bidirectional=name == "digit-bilstm")
 
 

@@ -1,5 +1,6 @@
 """The LSTM vs Bi-LSTM tab: both digit models on one input, what each believes row by row, the digits they
-disagree on, and their checkpoints' facts; handlers, layout and events."""
+disagree on, and their checkpoints' facts; handlers, layout and events. The text half (a blank filled from
+one side and from both) is src.ui.cloze_section, rendered as the tab's second sub-tab."""
 from __future__ import annotations
 
 import gradio as gr
@@ -8,6 +9,7 @@ import pandas as pd
 
 from src import predict
 from src.examples import load_gallery
+from src.ui.cloze_section import cloze_section
 from src.ui.models import Models
 from src.ui.widgets import belief_plot, digit_input, file_to_mnist, show_input, sketch_to_mnist
 
@@ -99,30 +101,32 @@ def gallery_items(gallery: dict[str, np.ndarray]) -> list[tuple[np.ndarray, str]
 
 
 def compare_tab(models: Models) -> None:
-    """The LSTM vs Bi-LSTM tab, with /compare."""
+    """The LSTM vs Bi-LSTM tab: digits (with /compare) and text (with /fill_blank) as sub-tabs."""
     gallery = load_gallery()
     comparison = Comparison(models, None if gallery is None else gallery["images"])
-    with gr.Tab("LSTM vs Bi-LSTM", id="compare"):
-        with gr.Row():
-            with gr.Column(scale=2):
-                digit = digit_input("compare-pad", "…or upload a picture", view_side=168)
-            with gr.Column(scale=3):
-                with gr.Row():
-                    lstm_label = gr.Label(num_top_classes=3, label="LSTM (reads rows top to bottom)")
-                    bilstm_label = gr.Label(num_top_classes=3, label="Bi-LSTM (reads both ways)")
-                facts = gr.JSON(label="This request: predictions, agreement, latency")
-        with gr.Row():
-            plots = [belief_plot(title) for title in
-                     ("LSTM, rows 1..t", "Bi-LSTM forward, rows 1..t", "Bi-LSTM backward, rows t..28")]
-        gr.Markdown(READING_NOTE)
-        if gallery is not None:
-            examples = gr.Gallery(gallery_items(gallery), columns=6, height="auto", allow_preview=False,
-                                  label="MNIST test digits on which the two models disagree (true digit: "
-                                        "predictions); click one to compare")
-        with gr.Row():
-            gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
-            gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
-                        title="MNIST test accuracy per epoch")
+    with gr.Tab("LSTM vs Bi-LSTM", id="compare"), gr.Tabs():
+        with gr.Tab("Digits: rows top-down vs both ways", id="compare-digits"):
+            with gr.Row():
+                with gr.Column(scale=2):
+                    digit = digit_input("compare-pad", "…or upload a picture", view_side=168)
+                with gr.Column(scale=3):
+                    with gr.Row():
+                        lstm_label = gr.Label(num_top_classes=3, label="LSTM (reads rows top to bottom)")
+                        bilstm_label = gr.Label(num_top_classes=3, label="Bi-LSTM (reads both ways)")
+                    facts = gr.JSON(label="This request: predictions, agreement, latency")
+            with gr.Row():
+                plots = [belief_plot(title) for title in
+                         ("LSTM, rows 1..t", "Bi-LSTM forward, rows 1..t", "Bi-LSTM backward, rows t..28")]
+            gr.Markdown(READING_NOTE)
+            if gallery is not None:
+                examples = gr.Gallery(gallery_items(gallery), columns=6, height="auto", allow_preview=False,
+                                      label="MNIST test digits on which the two models disagree (true digit: "
+                                            "predictions); click one to compare")
+            with gr.Row():
+                gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
+                gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
+                            title="MNIST test accuracy per epoch")
+        cloze_section(models)
     results = [lstm_label, bilstm_label, facts]
     views = [*plots, *digit.shown]
     digit.listen(results, views, comparison.read_sketch, comparison.compare, "compare", comparison.reading)

@@ -1,0 +1,127 @@
+"""A fill-in-the-blank Bi-LSTM over the joke LM's subword tokens.
+
+How a blank is fed: not as a token. The forward LSTM reads the joke up to the token before the gap, the
+backward LSTM reads it from the end down to the token after the gap, and the head predicts the gap's token
+from those two states. So the prediction at a position cannot depend on the token there (there is no mask
+token whose value the model could learn to ignore or not), every position of a joke is a training example
+in one pass (no per-blank masking of the input), and the gap's size need not be known to the reader: a
+blank is one token, and the app only blanks words that are one word token.
+
+The head is linear in [forward state, backward state], so each half's own guess is exact: its share of
+the logits plus the bias, as the digit models' row-by-row view splits theirs.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from src.checkpoint import HubCheckpoint
+from src.jokes import JokeLSTM
+from src.tokenizer import EOS, Tokenizer
+
+
+class JokeBiLSTM(
+    nn.Module,
+    HubCheckpoint,
+    library_name="pytorch",
+    tags=["fill-mask", "lstm", "bidirectional", "jokes"],
+    license="mit",
+):
+    """Predicts each token of a joke from the tokens on both sides of it (a blank is one token)."""
+
+    card_title = "Bi-LSTM joke blank filler"
+    card_description = (
+        "Predicts a blanked-out token of a short joke from both sides: the forward LSTM's state before the "
+        "gap and the backward LSTM's state after it. Same tokenizer and data split as joke-lstm: pretrained on "
+        "filtered jokes from the Short Jokes collections, fine-tuned on the training split of r/cleanjokes; "
+        "the 162 held-out jokes (ID % 10 == 0) were never trained on."
+    )
+
+    def __init__(self, vocab: list[str], embed_dim: int = 256, hidden_size: int = 512, dropout: float = 0.25):
+        super().__init__()
+        self.tokenizer = Tokenizer(vocab)
+        self.embed = nn.Embedding(len(self.tokenizer), embed_dim)
+        self.lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True, bidirectional=True)
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(2 * hidden_size, embed_dim)
+        self.head = nn.Linear(embed_dim, len(self.tokenizer))
+        self.head.weight = self.embed.weight  # tied, as in joke-lstm
+
+    def states(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward and backward states (batch, time, hidden) of EOS-framed token rows; rows shorter than
+        the batch are padded at the end and give their `lengths` (the backward LSTM starts at each row's end)."""
+        x = self.dropout(self.embed(tokens))
+        if lengths is None:
+            output, _ = self.lstm(x)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            output, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=tokens.shape[1])
+        return output.chunk(2, dim=-1)
+
+    def gap_logits(self, before: torch.Tensor | None, after: torch.Tensor | None) -> torch.Tensor:
+        """Logits for the token between a forward state `before` and a backward state `after` (either can
+        be None: that half's guess alone, with the head's bias once)."""
+        hidden = self.lstm.hidden_size
+        w_fwd, w_bwd = self.proj.weight[:, :hidden], self.proj.weight[:, hidden:]
+        z = self.proj.bias
+        if before is not None:
+            z = z + self.dropout(before) @ w_fwd.T
+        if after is not None:
+            z = z + self.dropout(after) @ w_bwd.T
+        return self.head(z)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, time) EOS-framed rows [EOS, t1..tn, EOS] -> logits (batch, time - 2, vocab) for t1..tn,
+        each from the states on either side of it."""
+        fwd, bwd = self.states(tokens, lengths)
+        return self.gap_logits(fwd[:, :-2], bwd[:, 2:])
+
+    @torch.no_grad()
+    def start_from(self, lm: JokeLSTM) -> None:
+        """Copy a one-layer joke LM of the same vocabulary and sizes into the forward half: its embeddings
+        (tied to the head), its LSTM and its projection, so that the forward half's own guess starts as
+        exactly the LM's next-token distribution and training mostly has the backward half to learn."""
+        if lm.tokenizer.tokens != self.tokenizer.tokens or lm.lstm.num_layers != 1 \
+                or lm.lstm.hidden_size != self.lstm.hidden_size or lm.embed.embedding_dim != self.embed.embedding_dim:
+            raise ValueError("start_from needs a one-layer joke LM with this model's vocabulary and sizes")
+        self.embed.weight.copy_(lm.embed.weight)
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(self.lstm, name).copy_(getattr(lm.lstm, name))
+        hidden = self.lstm.hidden_size
+        self.proj.weight[:, :hidden] = lm.proj.weight
+        self.proj.weight[:, hidden:] = 0.0
+        self.proj.bias.copy_(lm.proj.bias)
+        self.head.bias.copy_(lm.head.bias)
+
+    def loss(self, encoded: list[list[int]]) -> tuple[torch.Tensor, int]:
+        """Summed cross-entropy in nats of every token of the encoded jokes predicted from both sides, and
+        how many tokens that is (the training loss, and the measure of evaluate.blank_bits_per_char)."""
+        tokens, lengths, targets = framed_batch(encoded)
+        logits = self(tokens, lengths)
+        total = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum")
+        return total, int((targets >= 0).sum())
+
+    @torch.no_grad()
+    def fill(self, left: list[int], right: list[int]) -> dict[str, torch.Tensor]:
+        """Logits (vocab,) for the one token between the ids `left` and `right` of a joke: 'both' sides
+        together, and the 'forward' and 'backward' halves alone. One pass over the joke; the gap holds a
+        placeholder that neither state around it reads."""
+        fwd, bwd = self.states(torch.tensor([[EOS, *left, EOS, *right, EOS]]))
+        gap = len(left) + 1
+        before, after = fwd[0, gap - 1], bwd[0, gap + 1]
+        return {"both": self.gap_logits(before, after), "forward": self.gap_logits(before, None),
+                "backward": self.gap_logits(None, after)}
+
+def framed_batch(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows [EOS, t1..tn, EOS] padded to one length, their lengths, and the targets t1..tn per row
+    (padding marked -100, which cross_entropy ignores)."""
+    lengths = torch.tensor([len(e) + 2 for e in encoded])
+    tokens = torch.full((len(encoded), int(lengths.max())), EOS)
+    targets = torch.full((len(encoded), int(lengths.max()) - 2), -100)
+    for row, e in enumerate(encoded):
+        tokens[row, 1:len(e) + 1] = torch.tensor(e)
+        targets[row, :len(e)] = torch.tensor(e)
+    return tokens, lengths, targets

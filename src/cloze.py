@@ -1,0 +1,160 @@
+"""Filling a one-word blank in a joke three ways: the LSTM from the left only, the LSTM rescoring whole
+sentences, and the Bi-LSTM from both sides.
+
+A blank is written `___` (three or more underscores) and stands for one whole word; each method ranks the
+vocabulary's word tokens (a word with its leading space, as the tokenizer cuts text) and nothing else, so
+the three rankings are over the same candidates.
+"""
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from src.blanks import JokeBiLSTM
+from src.jokes import JokeLSTM
+from src.tokenizer import EOS, Tokenizer, pieces, to_bytes
+
+BLANK = re.compile(r"_{3,}")
+WORD_TOKEN = re.compile(rb" ?[A-Za-z']+")
+MAX_CLOZE_CHARS = 1000
+RESCORE_K = 50
+
+
+@dataclass(frozen=True)
+class Blank:
+    """A joke cut at its blank: token ids on each side, and whether the missing word follows a space."""
+
+    left: list[int]
+    right: list[int]
+    spaced: bool
+
+
+def parse_blank(text: str, tokenizer: Tokenizer) -> Blank:
+    """The joke around its one blank; ValueError saying what is wrong otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("Write a joke with one blank in it, e.g. 'Why did the ___ cross the road?'")
+    if len(text) > MAX_CLOZE_CHARS:
+        raise ValueError(f"The text is {len(text):,} characters long; the limit is {MAX_CLOZE_CHARS:,}.")
+    blanks = BLANK.findall(text)
+    if not blanks:
+        raise ValueError("There is no blank: put ___ (three underscores) where a word is missing.")
+    if len(blanks) > 1:
+        raise ValueError(f"There are {len(blanks)} blanks; put exactly one ___ where a word is missing.")
+    left, right = BLANK.split(text)
+    if re.search(r"[A-Za-z0-9']$", left) or re.match(r"[A-Za-z0-9']", right):
+        raise ValueError("The blank must stand for a whole word: leave a space or punctuation on each side of ___.")
+    spaced = left.endswith(" ")
+    return Blank(tokenizer.encode(left[:-1] if spaced else left), tokenizer.encode(right), spaced)
+
+
+@lru_cache(maxsize=8)
+def word_candidates(tokenizer: Tokenizer, spaced: bool) -> torch.Tensor:
+    """Ids of the word tokens that can fill a blank (with a leading space when the blank follows one)."""
+    ids = [i for i, t in enumerate(tokenizer.tokens)
+           if WORD_TOKEN.fullmatch(t) and t.startswith(b" ") == spaced]
+    return torch.tensor(ids)
+
+
+def ranked(logits: torch.Tensor, candidates: torch.Tensor, top: int) -> list[tuple[int, float]]:
+    """The `top` candidates by logit, with their probabilities among all the candidates."""
+    probs = logits[candidates].softmax(-1)
+    values, order = probs.topk(min(top, len(candidates)))
+    return [(int(candidates[i]), float(p)) for i, p in zip(order, values)]
+
+
+@torch.no_grad()
+def fill_left(lm: JokeLSTM, blank: Blank, top: int = 5) -> list[tuple[int, float]]:
+    """The LSTM's next word after the left context: it never sees the right side."""
+    logits, _ = lm(torch.tensor([[EOS, *blank.left]]))
+    return ranked(logits[0, -1], word_candidates(lm.tokenizer, blank.spaced), top)
+
+
+@torch.no_grad()
+def fill_rescore(lm: JokeLSTM, blank: Blank, top: int = 5, k: int = RESCORE_K) -> list[tuple[int, float]]:
+    """The LSTM's k likeliest next words after the left context, ranked by the likelihood of the whole joke
+    with each in the blank (probabilities: that likelihood normalised over the k). The left context is read
+    once and its state shared by the k continuations, which are scored in one batch: the same numbers as k
+    calls of `lm.nll`, at about the cost of reading the right side k times."""
+    logits, state = lm(torch.tensor([[EOS, *blank.left]]))
+    candidates = torch.tensor([c for c, _ in ranked(logits[0, -1], word_candidates(lm.tokenizer, blank.spaced), k)])
+    first = logits[0, -1].log_softmax(-1)[candidates]
+    rest = torch.cat([candidates[:, None], torch.tensor([[*blank.right, EOS]]).expand(len(candidates), -1)], 1)
+    state = tuple(s.expand(-1, len(candidates), -1).contiguous() for s in state)
+    after, _ = lm(rest[:, :-1], state)
+    score = first + after.log_softmax(-1).gather(2, rest[:, 1:, None])[..., 0].sum(1)
+    return [(int(candidates[i]), p) for i, p in ranked(score, torch.arange(len(candidates)), top)]
+
+
+def fill_bidirectional(model: JokeBiLSTM, blank: Blank, top: int = 5) -> dict[str, list[tuple[int, float]]]:
+    """The Bi-LSTM's words for the blank from both sides in one pass, and each half's guess alone."""
+    candidates = word_candidates(model.tokenizer, blank.spaced)
+    return {name: ranked(logits, candidates, top) for name, logits in model.fill(blank.left, blank.right).items()}
+
+
+def word_slots(parts: list[str], tokenizer: Tokenizer) -> list[tuple[int, int]]:
+    """(index, token) of each of a joke's pieces (tokenizer.pieces) that is one word token: its blanks."""
+    slots = []
+    for i, part in enumerate(parts):
+        ids = tokenizer.encode(part)
+        if len(ids) == 1 and WORD_TOKEN.fullmatch(to_bytes(part)):
+            slots.append((i, ids[0]))
+    return slots
+
+
+def joke_blanks(joke: str, tokenizer: Tokenizer) -> list[tuple[Blank, int]]:
+    """Every blank a joke gives: each word that is one word token, cut out, with that token (the answer)."""
+    parts = pieces(joke)
+    return [(Blank(tokenizer.encode("".join(parts[:i])), tokenizer.encode("".join(parts[i + 1:])),
+                   parts[i].startswith(" ")), token) for i, token in word_slots(parts, tokenizer)]
+
+
+def cloze_accuracy(method: Callable[[Blank], list[int]], blanks: list[tuple[Blank, int]]) -> tuple[float, float]:
+    """Top-1 and top-5 accuracy of `method` (a blank -> its ranked token ids) on (blank, answer) pairs."""
+    ranked_ids = [(method(blank)[:5], answer) for blank, answer in blanks]
+    top1 = sum(ids[:1] == [answer] for ids, answer in ranked_ids)
+    top5 = sum(answer in ids for ids, answer in ranked_ids)
+    return top1 / len(blanks), top5 / len(blanks)
+
+
+def word_of(tokenizer: Tokenizer, token: int) -> str:
+    """A word token as the word it fills in (without its leading space)."""
+    return tokenizer.token_bytes(token).decode("utf-8").strip()
+
+
+def fill_blank(lm: JokeLSTM, bi: JokeBiLSTM, text: str, top: int = 5, k: int = RESCORE_K
+               ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float]]:
+    """The blank of `text` filled all three ways, plus each half of the Bi-LSTM alone: per method its
+    `top` words with probabilities, and per model pass the milliseconds it took."""
+    lm_blank, bi_blank = parse_blank(text, lm.tokenizer), parse_blank(text, bi.tokenizer)
+    ms, found = {}, {}
+    for name, run in (("lstm_left", lambda: fill_left(lm, lm_blank, top)),
+                      ("lstm_rescoring", lambda: fill_rescore(lm, lm_blank, top, k)),
+                      ("bilstm", lambda: fill_bidirectional(bi, bi_blank, top))):
+        start = time.perf_counter()
+        found[name] = run()
+        ms[name] = round((time.perf_counter() - start) * 1000, 2)
+    halves = found.pop("bilstm")
+    found.update({"bilstm": halves["both"], "bilstm_forward_half": halves["forward"],
+                  "bilstm_backward_half": halves["backward"]})
+    model_of = {name: bi if name.startswith("bilstm") else lm for name in found}
+    words = {name: [(word_of(model_of[name].tokenizer, t), p) for t, p in ranking] for name, ranking in found.items()}
+    return words, ms
+
+
+def blanked(joke: str, tokenizer: Tokenizer, rng: random.Random) -> tuple[str, str] | None:
+    """A joke with one of its one-token words, picked by `rng`, replaced by ___, and that word (None when
+    the joke has no such word)."""
+    parts = pieces(joke)
+    slots = word_slots(parts, tokenizer)
+    if not slots:
+        return None
+    i, _ = rng.choice(slots)
+    word = parts[i]
+    parts[i] = (" " if word.startswith(" ") else "") + "___"
+    return "".join(parts), word.strip()
