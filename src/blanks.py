@@ -7,6 +7,10 @@ token whose value the model could learn to ignore or not), every position of a j
 in one pass (no per-blank masking of the input), and the gap's size need not be known to the reader: a
 blank is one token, and the app only blanks words that are one word token.
 
+The two directions are two one-way LSTMs (the backward one reads each joke reversed), which is what
+nn.LSTM(bidirectional=True) computes, except that filling one blank runs each over its own side only:
+one pass over the joke instead of both directions over all of it.
+
 The head is linear in [forward state, backward state], so each half's own guess is exact: its share of
 the logits plus the bias, as the digit models' row-by-row view splits theirs.
 """
@@ -15,7 +19,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from src.checkpoint import HubCheckpoint
 from src.jokes import JokeLSTM
@@ -43,7 +46,8 @@ class JokeBiLSTM(
         super().__init__()
         self.tokenizer = Tokenizer(vocab)
         self.embed = nn.Embedding(len(self.tokenizer), embed_dim)
-        self.lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True, bidirectional=True)
+        self.forward_lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True)
+        self.backward_lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(2 * hidden_size, embed_dim)
         self.head = nn.Linear(embed_dim, len(self.tokenizer))
@@ -52,26 +56,32 @@ class JokeBiLSTM(
     def states(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward and backward states (batch, time, hidden) of EOS-framed token rows; rows shorter than
-        the batch are padded at the end and give their `lengths` (the backward LSTM starts at each row's end)."""
+        the batch are padded at the end and give their `lengths` (the backward LSTM starts at each row's end).
+        Padding never reaches a real position's state: each LSTM reads its real tokens first."""
         x = self.dropout(self.embed(tokens))
         if lengths is None:
-            output, _ = self.lstm(x)
-        else:
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            output, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=tokens.shape[1])
-        return output.chunk(2, dim=-1)
+            lengths = torch.full((len(tokens),), tokens.shape[1])
+        steps = torch.arange(tokens.shape[1])
+        # Reverse each row's real part in place; padding stays at the end. The map is its own inverse.
+        flip = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+        fwd, _ = self.forward_lstm(x)
+        bwd, _ = self.backward_lstm(x.gather(1, flip[..., None].expand_as(x)))
+        return fwd, bwd.gather(1, flip[..., None].expand_as(bwd))
 
     def gap_logits(self, before: torch.Tensor | None, after: torch.Tensor | None) -> torch.Tensor:
         """Logits for the token between a forward state `before` and a backward state `after` (either can
-        be None: that half's guess alone, with the head's bias once)."""
-        hidden = self.lstm.hidden_size
-        w_fwd, w_bwd = self.proj.weight[:, :hidden], self.proj.weight[:, hidden:]
+        be None: that half's guess alone, with the biases once)."""
+        return self.head(self._projected(before, after))
+
+    def _projected(self, before: torch.Tensor | None, after: torch.Tensor | None) -> torch.Tensor:
+        """The head's input: proj([before, after]), as the sum of each half's share and the bias."""
+        hidden = self.forward_lstm.hidden_size
         z = self.proj.bias
         if before is not None:
-            z = z + self.dropout(before) @ w_fwd.T
+            z = z + self.dropout(before) @ self.proj.weight[:, :hidden].T
         if after is not None:
-            z = z + self.dropout(after) @ w_bwd.T
-        return self.head(z)
+            z = z + self.dropout(after) @ self.proj.weight[:, hidden:].T
+        return z
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, time) EOS-framed rows [EOS, t1..tn, EOS] -> logits (batch, time - 2, vocab) for t1..tn,
@@ -85,12 +95,13 @@ class JokeBiLSTM(
         (tied to the head), its LSTM and its projection, so that the forward half's own guess starts as
         exactly the LM's next-token distribution and training mostly has the backward half to learn."""
         if lm.tokenizer.tokens != self.tokenizer.tokens or lm.lstm.num_layers != 1 \
-                or lm.lstm.hidden_size != self.lstm.hidden_size or lm.embed.embedding_dim != self.embed.embedding_dim:
+                or lm.lstm.hidden_size != self.forward_lstm.hidden_size \
+                or lm.embed.embedding_dim != self.embed.embedding_dim:
             raise ValueError("start_from needs a one-layer joke LM with this model's vocabulary and sizes")
         self.embed.weight.copy_(lm.embed.weight)
         for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            getattr(self.lstm, name).copy_(getattr(lm.lstm, name))
-        hidden = self.lstm.hidden_size
+            getattr(self.forward_lstm, name).copy_(getattr(lm.lstm, name))
+        hidden = self.forward_lstm.hidden_size
         self.proj.weight[:, :hidden] = lm.proj.weight
         self.proj.weight[:, hidden:] = 0.0
         self.proj.bias.copy_(lm.proj.bias)
@@ -107,13 +118,14 @@ class JokeBiLSTM(
     @torch.no_grad()
     def fill(self, left: list[int], right: list[int]) -> dict[str, torch.Tensor]:
         """Logits (vocab,) for the one token between the ids `left` and `right` of a joke: 'both' sides
-        together, and the 'forward' and 'backward' halves alone. One pass over the joke; the gap holds a
-        placeholder that neither state around it reads."""
-        fwd, bwd = self.states(torch.tensor([[EOS, *left, EOS, *right, EOS]]))
-        gap = len(left) + 1
-        before, after = fwd[0, gap - 1], bwd[0, gap + 1]
-        return {"both": self.gap_logits(before, after), "forward": self.gap_logits(before, None),
-                "backward": self.gap_logits(None, after)}
+        together, and the 'forward' and 'backward' halves alone. Each LSTM reads only its own side."""
+        forward, _ = self.forward_lstm(self.embed(torch.tensor([[EOS, *left]])))
+        backward, _ = self.backward_lstm(self.embed(torch.tensor([[EOS, *reversed(right)]])))
+        before, after = forward[0, -1], backward[0, -1]
+        # The three heads in one product: the output matrix is read once, not three times.
+        both, fwd, bwd = self.head(torch.stack([self._projected(before, after), self._projected(before, None),
+                                                self._projected(None, after)]))
+        return {"both": both, "forward": fwd, "backward": bwd}
 
 def framed_batch(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rows [EOS, t1..tn, EOS] padded to one length, their lengths, and the targets t1..tn per row

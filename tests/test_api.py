@@ -34,9 +34,9 @@ def canvas_export(digit: np.ndarray, tmp_path, name: str, size: int, at: tuple[i
     return str(path)
 
 
-def test_api_lists_only_the_three_endpoints(client):
+def test_api_lists_only_the_four_endpoints(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/generate", "/classify", "/compare"}
+        "/generate", "/classify", "/compare", "/fill_blank"}
 
 
 def test_the_readme_snippet_image_is_a_seven_for_both_models(client):
@@ -146,3 +146,32 @@ def test_bad_images_get_a_message_and_the_server_keeps_serving(client, app_serve
     good = canvas_export(images[1].numpy(), tmp_path, "two", 300, (40, 40), transparent=True)
     assert client.predict(handle_file(good), api_name="/classify")["label"] == str(int(labels[1]))
     assert "Traceback" not in app_server.log()[logged:]
+
+
+def test_fill_blank_answers_three_ways_and_the_halves(client):
+    *labels, timing = client.predict("Why did the ___ cross the road?", api_name="/fill_blank")
+    assert len(labels) == 5
+    for label in labels:
+        confidences = [c["confidence"] for c in label["confidences"]]
+        assert len(confidences) == 5 and confidences == sorted(confidences, reverse=True)
+        assert label["label"] == label["confidences"][0]["label"] and label["label"].isalpha()
+    lstm_left, rescoring, bilstm = (label["label"] for label in labels[:3])
+    assert rescoring == bilstm == "chicken", "both methods that see the right side know this one"
+    assert set(timing) == {"LSTM, left only (ms)", "LSTM, rescoring its top 50 (ms)", "Bi-LSTM, both sides (ms)"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Why did the chicken cross the road?", "There is no blank"),
+    ("Why did the ___ cross the ___?", "There are 2 blanks"),
+    ("", "Write a joke with one blank"),
+    (None, "Write a joke with one blank"),
+    ("Why did the chick___ cross?", "whole word"),
+    ("A ___ " + "long " * 300, "limit is 1,000"),
+])
+def test_bad_blanks_get_a_message_and_the_server_keeps_serving(client, app_server, text, message):
+    logged = len(app_server.log())
+    with pytest.raises(AppError, match=message):
+        client.predict(text, api_name="/fill_blank")
+    assert client.predict("Knock ___. Who's there?", api_name="/fill_blank")[2]["label"]
+    log = app_server.log()[logged:]
+    assert "Traceback" not in log and len([line for line in log.splitlines() if "refused:" in line]) == 1, log

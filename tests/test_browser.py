@@ -21,6 +21,7 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
 
+from src.examples import load_blank_jokes  # noqa: E402
 from src.ui.widgets import CANVAS_SIZE  # noqa: E402  (the Sketchpad's canvas_size, in canvas pixels)
 
 pytestmark = pytest.mark.browser
@@ -251,3 +252,32 @@ def test_a_gallery_digit_shows_both_predictions(page: Page):
     expect(panel.get_by_test_id("json")).to_contain_text("agree")
     expect(panel.locator(".pixel-view img")).to_be_visible()
     expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+
+
+def test_the_text_comparison_fills_a_blank_and_a_random_test_joke(page: Page):
+    open_tab(page, "LSTM vs Bi-LSTM")
+    page.get_by_role("tab", name="Text: fill in the blank").click()
+    labels = {title: page.get_by_test_id("label").filter(has_text=title)
+              for title in ("LSTM, left only", "LSTM, rescoring its top 50", "Bi-LSTM, both sides",
+                            "Bi-LSTM forward half", "Bi-LSTM backward half")}
+    text = page.locator("#blank-text textarea")
+    for joke, word in (("Why did the ___ cross the road?", "chicken"), ("Knock knock. ___ there?", "Who")):
+        text.fill(joke)
+        page.get_by_role("button", name="Fill the blank").click()
+        expect(top_class(labels["Bi-LSTM, both sides"])).to_have_text(word)
+        for label in labels.values():
+            expect(top_class(label)).to_have_text(re.compile(r"^[A-Za-z']+$"))
+    verdict = page.locator("#blank-verdict")
+    for _ in range(2):
+        before = text.input_value()
+        page.get_by_role("button", name="Random test joke").click()
+        expect(verdict).to_contain_text("The missing word was")
+        expect(text).not_to_have_value(before)
+        assert text.input_value().count("___") == 1
+        word = re.search(r"The missing word was (\S+?)\.", verdict.inner_text())[1]
+        assert re.sub(r"___", word, text.input_value()) in load_blank_jokes(), "a held-out joke, one word blanked"
+        expect(verdict).to_contain_text(re.compile(r"Bi-LSTM, both sides: [✓✗]"))
+    text.fill("No blank at all.")
+    page.get_by_role("button", name="Fill the blank").click()
+    expect(page.get_by_text("There is no blank")).to_be_visible()
+    expect(verdict).to_have_text("")

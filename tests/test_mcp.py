@@ -19,7 +19,7 @@ from src import data
 from src.strokes import canvas_png
 from tests.app_server import Server, server_env, start_server
 
-TOOLS = {"generate", "classify", "compare"}
+TOOLS = {"generate", "classify", "compare", "fill_blank"}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,9 @@ def test_mcp_tools_answer_as_the_api_does(mcp_server, tmp_path):
             "seed": 1234}
     image = "data:image/png;base64," + base64.b64encode(png).decode()
 
-    tools, (classified, written) = ask(mcp_server.url, [("classify", {"image": image}), ("generate", joke)])
+    blank = {"text": "What do you call a ___ with no eyes?"}
+    tools, (classified, written, filled) = ask(mcp_server.url, [("classify", {"image": image}), ("generate", joke),
+                                                                ("fill_blank", blank)])
 
     assert TOOLS <= {tool.name for tool in tools}
     for tool in tools:  # typed docstrings: every argument is described
@@ -71,6 +73,10 @@ def test_mcp_tools_answer_as_the_api_does(mcp_server, tmp_path):
     assert expected["label"] == str(int(labels[0]))
     assert answer(classified) == expected
     assert answer(written) == client.predict(*joke.values(), api_name="/generate")
+    tops = [label["label"] for label in client.predict(blank["text"], api_name="/fill_blank")[:5]]
+    assert not filled.isError
+    said = " ".join(part.text for part in filled.content)
+    assert all(f"'{word}'" in said for word in tops), (tops, said)
     assert not re.search(r"warn|Traceback", mcp_server.log(), re.I), mcp_server.log()
 
 

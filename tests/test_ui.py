@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from src import predict
 from src.preprocess import ink_map, stroke_width, to_mnist
 from src.ui import Models, build_demo
+from src.ui.cloze_section import METHOD_TITLES, BlankFiller
 from src.ui.compare_tab import Comparison, model_facts, training_curves
 from src.ui.generate_tab import JokeWriter
 from src.ui.sketch_tab import DigitReader
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def models() -> Models:
     """Tiny untrained models in eval mode, as loading gives them."""
-    return Models({name: tiny_model(name).eval() for name in ("joke-lstm", "digit-lstm", "digit-bilstm")})
+    return Models({name: tiny_model(name).eval() for name in ("joke-lstm", "joke-bilstm", "digit-lstm", "digit-bilstm")})
 
 
 def digit_png(path: Path) -> str:
@@ -159,7 +160,32 @@ def test_building_the_app_warns_of_nothing_and_writes_no_stub(models):
     # gradio warns with UserWarning (a handler whose signature does not match its inputs, for one).
     assert not [str(w.message)[:200] for w in caught if issubclass(w.category, UserWarning)]
     tabs = [block for block in demo.blocks.values() if isinstance(block, gr.Tabs)]
-    assert len(tabs) == 1 and [tab.label for tab in tabs[0].children] == ["Generate", "Sketch", "LSTM vs Bi-LSTM"]
+    assert sorted([tab.label for tab in tabs_.children] for tabs_ in tabs) == [
+        ["Digits: rows top-down vs both ways", "Text: fill in the blank"], ["Generate", "Sketch", "LSTM vs Bi-LSTM"]]
     public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
-    assert public == {"generate", "classify", "compare"}
+    assert public == {"generate", "classify", "compare", "fill_blank"}
     assert not list((ROOT / "src").rglob("*.pyi")), "a gradio component subclass wrote a stub into src/"
+
+
+# ---- filling a blank ----------------------------------------------------------------------------
+
+def test_fill_blank_gives_five_rankings_and_the_times(models):
+    *labels, timing = BlankFiller(models, []).fill_blank("Why did the ___ cross the road?")
+    assert len(labels) == len(METHOD_TITLES) == 5
+    assert all(len(label) == 5 and all(0 <= p <= 1 for p in label.values()) for label in labels)
+    assert len(timing) == 3
+
+
+@pytest.mark.parametrize("text", ["", None, "no blank", "two ___ ___", "x" * 1001 + " ___"])
+def test_fill_blank_refuses_bad_text_with_a_message(models, text):
+    with pytest.raises(gr.Error):
+        BlankFiller(models, []).fill_blank(text)
+
+
+def test_a_random_test_joke_is_blanked_and_judged(models):
+    jokes = ["Why did the chicken cross the road?"]
+    text, *results, verdict = BlankFiller(models, jokes, seed=0).random_blank()
+    assert text.count("___") == 1 and len(results) == 6
+    word = verdict.split("**")[1]
+    assert text.replace("___", word) == jokes[0]
+    assert verdict.count("✓") + verdict.count("✗") == 3

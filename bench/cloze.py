@@ -1,0 +1,93 @@
+"""Filling one-word blanks in the held-out jokes: the LSTM from the left, the LSTM rescoring, the Bi-LSTM.
+
+    python -m bench.cloze [--k 50] [--limit N] [--checkpoints DIR] [--out bench/cloze_results.md]
+
+Every word of the 162 test jokes (cleanjokes ID % 10 == 0, never trained on) that is one word token of the
+vocabulary is blanked in turn (src.cloze.joke_blanks) and filled by each method, one request at a time on
+one thread (as the app serves a request): top-1 and top-5 accuracy among the word tokens, and the mean
+milliseconds per blank. The Bi-LSTM's halves come from its same pass. Then accuracy by how far into the
+joke the blank is. Prints both tables and writes them to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from src import data
+from src.cloze import RESCORE_K, fill_bidirectional, fill_left, fill_rescore, joke_blanks
+from src.hub import MODELS, bundled_folder, load_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+METHODS = {"lstm_left": "LSTM, left only", "lstm_rescoring": "LSTM, rescoring top-{k}", "bilstm": "Bi-LSTM (one pass)",
+           "forward": "Bi-LSTM forward half alone", "backward": "Bi-LSTM backward half alone"}
+PLACES = 5  # position buckets: fifths of the joke
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, default=RESCORE_K, help="candidates the LSTM rescores")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N test jokes")
+    parser.add_argument("--checkpoints", type=Path, default=None, help="folder with joke-lstm and joke-bilstm")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "cloze_results.md")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    lm, bi = (load_folder(MODELS[n].cls, (args.checkpoints / n) if args.checkpoints else bundled_folder(n)).eval()
+              for n in ("joke-lstm", "joke-bilstm"))
+    if lm.tokenizer.tokens != bi.tokenizer.tokens:
+        raise SystemExit("joke-lstm and joke-bilstm must share one tokenizer")
+    jokes = data.clean_jokes("test")[:args.limit]
+    blanks = []  # (blank, answer, place bucket)
+    for joke in jokes:
+        found = joke_blanks(joke, lm.tokenizer)
+        n_tokens = len(lm.tokenizer.encode(joke))
+        blanks += [(b, answer, min(PLACES - 1, len(b.left) * PLACES // n_tokens)) for b, answer in found]
+    print(f"{len(jokes)} test jokes, {len(blanks)} blanks (every word that is one word token)")
+
+    hits = {m: {"top1": [], "top5": []} for m in METHODS}
+    seconds = {m: 0.0 for m in ("lstm_left", "lstm_rescoring", "bilstm")}
+    for blank, answer, _ in blanks:
+        answers = {}
+        for name, run in (("lstm_left", lambda: fill_left(lm, blank)), ("lstm_rescoring", lambda: fill_rescore(lm, blank, k=args.k)),
+                          ("bilstm", lambda: fill_bidirectional(bi, blank))):
+            start = time.perf_counter()
+            answers[name] = run()
+            seconds[name] += time.perf_counter() - start
+        halves = answers.pop("bilstm")
+        answers.update(bilstm=halves["both"], forward=halves["forward"], backward=halves["backward"])
+        for name, ranking in answers.items():
+            ids = [t for t, _ in ranking]
+            hits[name]["top1"].append(ids[0] == answer)
+            hits[name]["top5"].append(answer in ids)
+
+    def pct(values: list[bool]) -> str:
+        return f"{100 * sum(values) / len(values):.1f}%" if values else "-"
+
+    lines = [f"{len(jokes)} held-out jokes, {len(blanks):,} one-word blanks; `python -m bench.cloze` "
+             f"(k = {args.k}, one thread)", "",
+             "| method | top-1 | top-5 | ms per blank |", "|---|---|---|---|"]
+    for name, title in METHODS.items():
+        ms = f"{1000 * seconds[name] / len(blanks):.1f}" if name in seconds else "(in the Bi-LSTM's pass)"
+        lines.append(f"| {title.format(k=args.k)} | {pct(hits[name]['top1'])} | {pct(hits[name]['top5'])} | {ms} |")
+    top1 = {name: sum(h["top1"]) / len(blanks) for name, h in hits.items()}
+    ms = {name: 1000 * s / len(blanks) for name, s in seconds.items()}
+    lines += ["", f"Bi-LSTM top-1 = {top1['bilstm'] / top1['lstm_left']:.2f}x the LSTM's left-only top-1 and "
+                  f"{top1['bilstm'] / top1['lstm_rescoring']:.2f}x rescoring's; time per blank = "
+                  f"1/{ms['lstm_rescoring'] / ms['bilstm']:.1f} of rescoring's.", ""]
+    lines += ["Top-1 by where the blank is (share of the joke's tokens before it):", "",
+              "| method | " + " | ".join(f"{100 * i // PLACES}-{100 * (i + 1) // PLACES}%" for i in range(PLACES)) + " |",
+              "|---|" + "---|" * PLACES,
+              "| blanks | " + " | ".join(str(sum(p == i for *_, p in blanks)) for i in range(PLACES)) + " |"]
+    for name, title in METHODS.items():
+        cells = [pct([hit for hit, (*_, p) in zip(hits[name]["top1"], blanks) if p == i]) for i in range(PLACES)]
+        lines.append(f"| {title.format(k=args.k)} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    print(text)
+    args.out.write_text(text + "\n")
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
