@@ -158,10 +158,11 @@ def test_a_hub_without_the_checkpoint_falls_back_to_the_bundled_folders(
             **location("digit-bilstm", "test/missing"),  # no such repo
             **location("digit-lstm", "test/digit-lstm", "v2"),  # no such revision
             **location("joke-lstm", "test/joke-pickle"),  # weights only as a pickle
+            **location("joke-bilstm", "test/missing"),
         )
 
     reasons = {"digit-bilstm": "RepositoryNotFoundError", "digit-lstm": "RevisionNotFoundError",
-               "joke-lstm": "RemoteEntryNotFoundError"}
+               "joke-lstm": "RemoteEntryNotFoundError", "joke-bilstm": "RepositoryNotFoundError"}
     for name, line in zip(MODELS, out["log"], strict=True):
         assert line.startswith(f"{name} loaded from bundled {bundled / name} "), line
         assert f"not available: {reasons[name]}: 404 Client Error." in line
