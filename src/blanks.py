@@ -42,14 +42,15 @@ class JokeBiLSTM(
         "the 162 held-out jokes (ID % 10 == 0) were never trained on."
     )
 
-    def __init__(self, vocab: list[str], embed_dim: int = 256, hidden_size: int = 512, dropout: float = 0.25):
+    def __init__(self, vocab: list[str], embed_dim: int = 256, hidden_size: int = 512,
+                 backward_size: int | None = None, dropout: float = 0.25):
         super().__init__()
         self.tokenizer = Tokenizer(vocab)
         self.embed = nn.Embedding(len(self.tokenizer), embed_dim)
         self.forward_lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True)
-        self.backward_lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True)
+        self.backward_lstm = nn.LSTM(embed_dim, backward_size or hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
-        self.proj = nn.Linear(2 * hidden_size, embed_dim)
+        self.proj = nn.Linear(hidden_size + (backward_size or hidden_size), embed_dim)
         self.head = nn.Linear(embed_dim, len(self.tokenizer))
         self.head.weight = self.embed.weight  # tied, as in joke-lstm
 

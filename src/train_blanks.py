@@ -42,7 +42,8 @@ def train_blanks(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeBiLSTM,
     texts = joke_texts(r)
     lm = load_folder(JokeLSTM, Path(r.init)) if r.init is not None else None
     vocab = lm.tokenizer.vocab if lm is not None else build_vocab(texts.corpus, r.n_words, r.n_chunks)
-    model = JokeBiLSTM(vocab, embed_dim=r.embed_dim, hidden_size=r.hidden_size, dropout=r.dropout)
+    model = JokeBiLSTM(vocab, embed_dim=r.embed_dim, hidden_size=r.hidden_size, backward_size=r.backward_size,
+                       dropout=r.dropout)
     if lm is not None:
         model.start_from(lm)
     encoded_corpus = [model.tokenizer.encode(j) for j in texts.corpus]
