@@ -8,7 +8,7 @@ from src.hub import MODELS, bundled_folder, load_folder
 from src.jokes import JokeLSTM
 
 
-def _load(name: str):
+def load_bundled(name: str):
     folder = bundled_folder(name)
     if not (folder / "model.safetensors").exists():
         pytest.fail(f"the bundled checkpoint {folder} is missing: train it (see README)")
@@ -17,9 +17,9 @@ def _load(name: str):
 
 @pytest.fixture(scope="session")
 def joke_model() -> JokeLSTM:
-    return _load("joke-lstm")
+    return load_bundled("joke-lstm")
 
 
 @pytest.fixture(scope="session")
 def digit_models() -> dict[str, DigitRNN]:
-    return {name: _load(name) for name in ("digit-lstm", "digit-bilstm")}
+    return {name: load_bundled(name) for name in ("digit-lstm", "digit-bilstm")}

@@ -34,9 +34,9 @@ def canvas_export(digit: np.ndarray, tmp_path, name: str, size: int, at: tuple[i
     return str(path)
 
 
-def test_api_lists_only_the_four_endpoints(client):
+def test_api_lists_only_the_public_endpoints(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/generate", "/classify", "/compare", "/fill_blank"}
+        "/generate", "/classify", "/compare", "/fill_blank", "/explain_digit"}
 
 
 def test_the_readme_snippet_image_is_a_seven_for_both_models(client):
@@ -175,3 +175,18 @@ def test_bad_blanks_get_a_message_and_the_server_keeps_serving(client, app_serve
     assert client.predict("Knock ___. Who's there?", api_name="/fill_blank")[2]["label"]
     log = app_server.log()[logged:]
     assert "Traceback" not in log and len([line for line in log.splitlines() if "refused:" in line]) == 1, log
+
+
+def test_explain_digit_reads_the_readme_image_row_by_row(client):
+    found = client.predict(handle_file(str(EXAMPLE_DIGIT)), api_name="/explain_digit")
+    readers = found["readers"]
+    assert set(readers) == {"LSTM", "Bi-LSTM forward half", "Bi-LSTM backward half"}
+    for reader in readers.values():
+        beliefs = np.array(reader["beliefs"])
+        assert beliefs.shape == (28, 10) and np.allclose(beliefs.sum(1), 1, atol=1e-3)
+        assert 1 <= reader["decision_row"] <= 28
+    assert np.argmax(readers["LSTM"]["beliefs"][-1]) == 7, "the LSTM's last belief is its answer"
+    for saliency in found["row_saliency"].values():
+        assert saliency["predicted"] == 7 and len(saliency["drop"]) == len(saliency["predicted_without_row"]) == 28
+    with pytest.raises(AppError, match="No image was given|not a usable image"):
+        client.predict(None, api_name="/explain_digit")

@@ -8,7 +8,10 @@ import torch
 
 from src import data
 from src.hub import MODELS, bundled_folder
-from src.evaluate import bits_per_char, digit_accuracy
+from src.cloze import cloze_accuracy, fill_bidirectional, joke_blanks
+from src.evaluate import bits_per_char, blank_bits_per_char, digit_accuracy
+from src.jokes import MAX_WORD_CHARS
+from tests.checkpoint_fixtures import load_bundled
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -53,3 +56,26 @@ def test_digit_split_is_the_standard_one():
     _, labels = data.mnist_tensors(train=False)
     assert labels[:5].tolist() == [7, 2, 1, 0, 4] and len(labels) == 10_000
     assert torch.bincount(labels).min() > 850
+
+
+def test_the_readme_example_writes_no_scraped_junk(joke_model):
+    """README's `Knock knock.` example (T 0.8, top-p 1.0) over 200 seeds: no link, no subreddit, no character
+    run, and no word near MAX_WORD_CHARS (so the generation bound never had to cut one)."""
+    for seed in range(200):
+        text = "".join(joke_model.generate("Knock knock.", temperature=0.8, top_p=1.0, max_words=40, seed=seed))
+        assert data.junk_rule(text) is None and "/r/" not in text, (seed, text)
+        assert max(map(len, text.split()), default=0) < MAX_WORD_CHARS, (seed, text)
+
+
+@pytest.mark.data
+def test_the_blank_filler_matches_its_metrics_and_shares_the_lms_split(joke_model):
+    bilstm = load_bundled("joke-bilstm")
+    assert bilstm.tokenizer.tokens == joke_model.tokenizer.tokens
+    test = data.clean_jokes("test")
+    blanks = [b for joke in test for b in joke_blanks(joke, bilstm.tokenizer)]
+    assert len(blanks) == bilstm.metrics["test_blanks"]
+    top1, top5 = cloze_accuracy(lambda blank: [t for t, _ in fill_bidirectional(bilstm, blank)["both"]], blanks)
+    assert top1 == pytest.approx(bilstm.metrics["test_top1"], abs=1e-4)
+    assert top5 == pytest.approx(bilstm.metrics["test_top5"], abs=1e-4)
+    assert blank_bits_per_char(bilstm, test) == pytest.approx(bilstm.metrics["test_bpc"], abs=1e-3)
+    assert bilstm.metrics["init"]["folder"] == "checkpoints/joke-lstm"

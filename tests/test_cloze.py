@@ -16,7 +16,7 @@ from src.jokes import MAX_WORD_CHARS, JokeLSTM
 from src.recipes import JokeRecipe
 from src.tokenizer import EOS, build_vocab
 from src.train_blanks import train_blanks
-from tests.checkpoint_fixtures import _load
+from tests.checkpoint_fixtures import load_bundled
 
 TEXTS = ["Why did the chicken cross the road? To get to the other side.",
          "What do you call a fish with no eyes? A fsh.", "Knock knock. Who is there? Lettuce."]
@@ -41,7 +41,7 @@ def tiny_lm(vocab) -> JokeLSTM:
 
 @pytest.fixture(scope="module")
 def bilstm() -> JokeBiLSTM:
-    return _load("joke-bilstm")
+    return load_bundled("joke-bilstm")
 
 
 def test_the_prediction_at_a_position_does_not_depend_on_the_token_there(tiny_bi):

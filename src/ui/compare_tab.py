@@ -10,6 +10,7 @@ import pandas as pd
 from src import predict
 from src.examples import load_gallery
 from src.ui.cloze_section import cloze_section
+from src.ui.explain_section import DigitExplainer, explain_section
 from src.ui.models import Models
 from src.ui.widgets import belief_plot, digit_input, file_to_mnist, show_input, sketch_to_mnist
 
@@ -26,6 +27,7 @@ class Comparison:
 
     def __init__(self, models: Models, examples: np.ndarray | None = None):
         self.models, self.examples = models, examples
+        self.rows_section: DigitExplainer | None = None  # the row-by-row section, once built
 
     def both(self, image28: np.ndarray) -> tuple[dict[str, float], dict[str, float], dict]:
         """Both models on one input: their probabilities, and facts measured on this request."""
@@ -51,11 +53,12 @@ class Comparison:
 
     def reading(self, image28: np.ndarray | None) -> tuple:
         """Row-by-row belief curves (LSTM, Bi-LSTM forward half, Bi-LSTM backward half), the view and the hint."""
+        rows = () if self.rows_section is None else self.rows_section.show(image28)
         if image28 is None:
-            return None, None, None, *show_input(None)
+            return None, None, None, *show_input(None), *rows
         lstm = predict.reading_curves(self.models.get("digit-lstm"), image28)["forward"]
         bilstm = predict.reading_curves(self.models.get("digit-bilstm"), image28)
-        return lstm, bilstm["forward"], bilstm["backward"], *show_input(image28)
+        return lstm, bilstm["forward"], bilstm["backward"], *show_input(image28), *rows
 
     def everything(self, image28: np.ndarray | None) -> tuple:
         """All the tab shows for one input (or for none): probabilities, facts, curves, view and hint."""
@@ -118,6 +121,7 @@ def compare_tab(models: Models) -> None:
                 plots = [belief_plot(title) for title in
                          ("LSTM, rows 1..t", "Bi-LSTM forward, rows 1..t", "Bi-LSTM backward, rows t..28")]
             gr.Markdown(READING_NOTE)
+            comparison.rows_section = explain_section(models)
             if gallery is not None:
                 examples = gr.Gallery(gallery_items(gallery), columns=6, height="auto", allow_preview=False,
                                       label="MNIST test digits on which the two models disagree (true digit: "
@@ -128,7 +132,10 @@ def compare_tab(models: Models) -> None:
                             title="MNIST test accuracy per epoch")
         cloze_section(models)
     results = [lstm_label, bilstm_label, facts]
-    views = [*plots, *digit.shown]
+    rows = comparison.rows_section
+    views = [*plots, *digit.shown, *rows.outputs]
     digit.listen(results, views, comparison.read_sketch, comparison.compare, "compare", comparison.reading)
+    digit.upload.upload(rows.handlers.explain_digit, [digit.upload], [rows.as_json], api_name="explain_digit",
+                        concurrency_limit=8)
     if gallery is not None:
         examples.select(comparison.pick_example, None, [*results, *views], api_visibility="private")

@@ -1,0 +1,143 @@
+"""Row by row, on the LSTM vs Bi-LSTM tab's digit: a scrubber over the rows each reader has read (with its
+belief and its decision row) and each row's saliency for both models, with a row to erase; handlers and
+layout. The digit tab feeds it each new input (`DigitExplainer.outputs`, filled by `show`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from src import explain, predict
+from src.ui.models import Models
+from src.ui.widgets import PRIVATE, file_to_mnist
+
+READERS = ("LSTM", "Bi-LSTM forward half", "Bi-LSTM backward half")
+MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
+ALL_ROWS, ERASED_ROW = 28, 14  # where the sliders stand for a new digit
+
+
+class RowExplainer:
+    """The handlers: the scrubber at t rows, the saliency bars, and a row erased."""
+
+    def __init__(self, models: Models):
+        self.models = models
+
+    def scrub(self, image28: np.ndarray | None, rows: int) -> tuple:
+        """Per reader, the image as read after `rows` rows and the belief then; and the decision rows."""
+        if image28 is None:
+            return (None,) * (2 * len(READERS)) + ("",)
+        beliefs = explain.reading_order_beliefs(self.models.get("digit-lstm"), self.models.get("digit-bilstm"),
+                                                image28)
+        shown = []
+        for reader in READERS:
+            seen = explain.rows_read(image28, rows, bottom_up=reader.endswith("backward half"))
+            belief = dict(zip(predict.DIGITS, beliefs[reader][rows - 1].tolist())) if rows else None
+            shown += [predict.enlarge(seen, 4), belief]
+        decisions = " · ".join(f"{reader}: after **{explain.decision_row(beliefs[reader])}** rows"
+                               for reader in READERS)
+        return (*shown, f"Decision row (its top digit never changes after it): {decisions}")
+
+    def saliency(self, image28: np.ndarray | None) -> pd.DataFrame:
+        """Per row and model, the drop in the predicted digit's probability when that row alone is blanked."""
+        frames = []
+        for name, title in MODEL_TITLES.items():
+            found = explain.row_saliency(self.models.get(name), image28) if image28 is not None else None
+            frames.append(pd.DataFrame({"row": np.arange(1, 29), "model": title,
+                                        "drop": np.zeros(28) if found is None else found["drop"].round(4)}))
+        return pd.concat(frames)
+
+    def explain_digit(self, image: str) -> dict:
+        """Show how the LSTM and the Bi-LSTM read a digit picture row by row.
+
+        Args:
+            image: a picture of one digit, dark on light or light on dark (PNG, JPEG, WebP, GIF, BMP; up to 40 MP)
+        Returns:
+            per reader (LSTM, Bi-LSTM forward half top-down, backward half bottom-up), the probabilities of the ten
+            digits after each row it has read (28 x 10, in its reading order) and its decision row (rows read
+            when its top digit became final); per model, the predicted digit and, per row 1..28, the drop in that
+            digit's probability and the digit predicted when only that row is blanked
+        """
+        image28 = file_to_mnist(image)
+        beliefs = explain.reading_order_beliefs(self.models.get("digit-lstm"), self.models.get("digit-bilstm"),
+                                                image28)
+        readers = {reader: {"decision_row": explain.decision_row(b), "beliefs": b.round(5).tolist()}
+                   for reader, b in beliefs.items()}
+        saliency = {}
+        for name, title in MODEL_TITLES.items():
+            found = explain.row_saliency(self.models.get(name), image28)
+            saliency[title] = {"predicted": found["predicted"], "drop": found["drop"].round(5).tolist(),
+                               "predicted_without_row": found["predicted_without_row"].tolist()}
+        return {"readers": readers, "row_saliency": saliency}
+
+    def erase(self, image28: np.ndarray | None, row: int) -> tuple[np.ndarray | None, str]:
+        """The image without `row`, and whether either model's answer flips."""
+        if image28 is None:
+            return None, ""
+        erased = explain.without_row(image28, row)
+        said = []
+        for name, title in MODEL_TITLES.items():
+            before = predict.top_digit(predict.digit_probabilities(self.models.get(name), image28)[0])
+            after = predict.top_digit(predict.digit_probabilities(self.models.get(name), erased)[0])
+            said.append(f"{title}: {before} → {after} " + ("(**flips**)" if after != before else "(keeps it)"))
+        return predict.enlarge(erased, 4), f"Without row {row}: " + " · ".join(said)
+
+
+@dataclass
+class DigitExplainer:
+    """The section's components; `outputs` are what `show(image28)` fills for a new digit."""
+
+    handlers: RowExplainer
+    image: gr.State
+    rows: gr.Slider
+    views: list
+    as_json: gr.JSON
+    decisions: gr.Markdown
+    bars: gr.BarPlot
+    erase_row: gr.Slider
+    erased: gr.Image
+    erased_said: gr.Markdown
+
+    @property
+    def outputs(self) -> list:
+        return [self.image, self.rows, *self.views, self.decisions, self.bars, self.erase_row, self.erased,
+                self.erased_said]
+
+    def show(self, image28: np.ndarray | None) -> tuple:
+        """Everything the section shows for a new input: all rows read, the bars, the middle row erased
+        (both sliders back at those rows)."""
+        return (image28, ALL_ROWS, *self.handlers.scrub(image28, ALL_ROWS), self.handlers.saliency(image28),
+                ERASED_ROW, *self.handlers.erase(image28, ERASED_ROW))
+
+
+def explain_section(models: Models) -> DigitExplainer:
+    """Build the section in the current layout and wire its own controls."""
+    explainer = RowExplainer(models)
+    image = gr.State(None)
+    gr.Markdown("### Row by row\nSlide to see what each reader has read after t rows (the LSTM and the Bi-LSTM's "
+                "forward half top-down, its backward half bottom-up) and what it believes then.")
+    rows = gr.Slider(0, 28, value=ALL_ROWS, step=1, label="Rows read (t)", elem_id="rows-read")
+    views = []
+    with gr.Row():
+        for reader in READERS:
+            with gr.Column(min_width=160):
+                views.append(gr.Image(label=reader, height=112, width=112, interactive=False, buttons=[],
+                                      elem_classes="pixel-view"))
+                views.append(gr.Label(num_top_classes=3, label=f"{reader} after t rows"))
+    decisions = gr.Markdown(elem_id="decision-rows")
+    with gr.Row():
+        bars = gr.BarPlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency: the "
+                          "predicted digit's probability drop when one row is blanked", height=260, y_lim=[-1, 1],
+                          x_title="row (1 = top)", y_title="drop in P(predicted)", elem_id="row-saliency")
+        with gr.Column(min_width=200):
+            erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase row", elem_id="erase-row")
+            erased = gr.Image(show_label=False, height=112, width=112, interactive=False, buttons=[],
+                              elem_classes="pixel-view")
+            erased_said = gr.Markdown(elem_id="erased-said")
+    with gr.Accordion("Row by row as numbers (for an uploaded picture; /explain_digit)", open=False):
+        as_json = gr.JSON(show_label=False)
+    # .input: the user's moves only (a new digit sets the sliders itself, with everything else)
+    rows.input(explainer.scrub, [image, rows], [*views, decisions], **PRIVATE)
+    erase_row.input(explainer.erase, [image, erase_row], [erased, erased_said], **PRIVATE)
+    return DigitExplainer(explainer, image, rows, views, as_json, decisions, bars, erase_row, erased, erased_said)

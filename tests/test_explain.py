@@ -1,0 +1,77 @@
+"""Row by row: decision rows, what a reader has read, row saliency in one batch, and the page's handlers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from src import explain
+from src.digits import DigitRNN
+from src.ui import Models
+from src.ui.explain_section import READERS, RowExplainer
+from tests.conftest import tiny_model
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[DigitRNN, DigitRNN]:
+    return tiny_model("digit-lstm").eval(), tiny_model("digit-bilstm").eval()
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.random((28, 28)) > 0.7).astype(np.float32)
+
+
+def test_decision_row_is_where_the_top_class_becomes_final():
+    def beliefs(tops: list[int]) -> np.ndarray:
+        return np.eye(10)[tops]
+    assert explain.decision_row(beliefs([3] * 28)) == 1
+    assert explain.decision_row(beliefs([1] * 10 + [7] * 18)) == 11
+    assert explain.decision_row(beliefs([7] * 5 + [1] * 5 + [7] * 18)) == 11, "a change of mind resets it"
+    assert explain.decision_row(beliefs([7] * 27 + [2])) == 28
+
+
+def test_readers_read_in_their_own_order(digits, image):
+    lstm, bilstm = digits
+    beliefs = explain.reading_order_beliefs(lstm, bilstm, image)
+    assert list(beliefs) == list(READERS) and all(b.shape == (28, 10) for b in beliefs.values())
+    x = torch.from_numpy(image)[None]
+    with torch.no_grad():
+        assert np.allclose(beliefs["LSTM"][-1], lstm(x).softmax(-1)[0].numpy(), atol=1e-6)
+        # the backward half's belief after one row read is from the bottom row alone
+        only_bottom = torch.zeros_like(x)
+        only_bottom[0, 27] = x[0, 27]
+        assert np.allclose(beliefs["Bi-LSTM backward half"][0],
+                           bilstm.row_by_row(only_bottom)["backward"][0, 27].numpy(), atol=1e-6)
+    top = explain.rows_read(image, 3)
+    bottom = explain.rows_read(image, 3, bottom_up=True)
+    assert np.array_equal(top[:3], image[:3]) and not top[3:].any()
+    assert np.array_equal(bottom[25:], image[25:]) and not bottom[:25].any()
+    assert not explain.rows_read(image, 0).any()
+
+
+def test_row_saliency_in_one_batch_equals_blanking_each_row_alone(digits, image):
+    for model in digits:
+        found = explain.row_saliency(model, image)
+        with torch.no_grad():
+            full = model(torch.from_numpy(image)[None]).softmax(-1)[0]
+            assert found["predicted"] == int(full.argmax())
+            for row in (1, 14, 28):
+                alone = model(torch.from_numpy(explain.without_row(image, row))[None]).softmax(-1)[0]
+                assert found["drop"][row - 1] == pytest.approx(float(full[found["predicted"]] - alone[found["predicted"]]),
+                                                              abs=1e-6)
+                assert found["predicted_without_row"][row - 1] == int(alone.argmax())
+
+
+def test_the_handlers_show_nothing_without_a_digit_and_everything_with_one(digits, image):
+    handlers = RowExplainer(Models({"digit-lstm": digits[0], "digit-bilstm": digits[1]}))
+    assert handlers.scrub(None, 5)[-1] == "" and handlers.erase(None, 3) == (None, "")
+    assert (handlers.saliency(None)["drop"] == 0).all()
+    shown = handlers.scrub(image, 5)
+    assert len(shown) == 2 * len(READERS) + 1 and "Decision row" in shown[-1]
+    assert all(len(belief) == 10 for belief in shown[1:-1:2])
+    assert handlers.scrub(image, 0)[1] is None, "no belief before any row is read"
+    erased, said = handlers.erase(image, 7)
+    assert erased.shape == (112, 112) and said.startswith("Without row 7:")
+    assert len(handlers.saliency(image)) == 56
