@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -110,19 +111,35 @@ class JokeLSTM(
         word max_words + 1 or make a word longer than MAX_WORD_CHARS, or after max_words *
         MAX_TOKENS_PER_WORD tokens.
         """
+        yield from decoded(self.sample(prompt, temperature=temperature, top_k=top_k, top_p=top_p,
+                                       max_words=max_words, seed=seed, stop_at_end=stop_at_end, min_words=min_words))
+
+    @torch.no_grad()
+    def sample(self, prompt: str = "", *, temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0,
+               max_words: int = 40, seed: int | None = None, stop_at_end: bool = True, min_words: int = 0,
+               branch: tuple[Sampled, int] | None = None) -> Iterator[Sampled]:
+        """The tokens `generate` writes, each with what the model knew when it was drawn. With
+        branch=(step, token), start where an earlier run drew `step`, with `token` forced there instead
+        (the prompt is not read again: the step carries the LSTM state), then sample on as usual."""
         check_sampling(temperature, top_k, top_p, max_words)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried state.
-        logits, state = self(torch.tensor([self.encode_joke(prompt)]))
-        logits = logits[0, -1]
-        # A prompt that ends inside a word: the sampled text continues that word (which is not counted
-        # again, and whose typed part does not count against MAX_WORD_CHARS).
-        words, word_chars = 0, int(bool(prompt) and not prompt[-1].isspace())
+        if branch is None:
+            # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried state.
+            logits, state = self(torch.tensor([self.encode_joke(prompt)]))
+            logits = logits[0, -1]
+            # A prompt that ends inside a word: the sampled text continues that word (which is not counted
+            # again, and whose typed part does not count against MAX_WORD_CHARS).
+            words, word_chars = 0, int(bool(prompt) and not prompt[-1].isspace())
+            forced = None
+        else:
+            start, forced = branch
+            logits, state, words, word_chars = start.logits.clone(), start.before, start.words, start.word_chars
         for _ in range(max_words * MAX_TOKENS_PER_WORD):
             if words < min_words:
                 logits[EOS] = -math.inf
-            token = sample_token(logits, temperature, top_k, top_p, generator)
+            probs = filtered_probs(logits, temperature, top_k, top_p)
+            token = draw(probs, temperature, generator) if forced is None else forced
+            forced = None
             if token == EOS and stop_at_end:
                 break
             # Without stop_at_end, the end of a joke starts the next one, on a new line.
@@ -130,15 +147,34 @@ class JokeLSTM(
             words_after, word_chars_after = count_words(data, words, word_chars)
             if words_after > max_words or word_chars_after > MAX_WORD_CHARS:
                 break
+            yield Sampled(token, data, float(probs[token]), logits, state, words, word_chars)
             words, word_chars = words_after, word_chars_after
-            piece = decoder.decode(data)
-            if piece:
-                yield piece
             logits, state = self.step(token, state)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            yield tail
 
+
+@dataclass(frozen=True)
+class Sampled:
+    """One sampled token and what the model knew when it was drawn: enough to show it and to branch there."""
+
+    token: int
+    data: bytes  # what it writes (the end token: a new line)
+    prob: float  # its probability in the distribution it was drawn from (after temperature, top-k, top-p)
+    logits: torch.Tensor  # the model's logits at this position (the end token masked while min_words holds it)
+    before: tuple[torch.Tensor, torch.Tensor]  # the LSTM state before it
+    words: int  # words written before it
+    word_chars: int  # characters of the word it continues (0: it starts one)
+
+
+def decoded(steps: Iterator[Sampled]) -> Iterator[str]:
+    """Sampled tokens as text pieces (UTF-8 characters split across tokens come out whole)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for step in steps:
+        piece = decoder.decode(step.data)
+        if piece:
+            yield piece
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail
 
 def count_words(data: bytes, words: int, word_chars: int) -> tuple[int, int]:
     """Word count and the characters of the word being written (0 after whitespace) after appending
@@ -188,7 +224,11 @@ def filtered_probs(logits: torch.Tensor, temperature: float, top_k: int = 0, top
 def sample_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
                  generator: torch.Generator) -> int:
     """Draw one token id from the filtered distribution."""
-    probs = filtered_probs(logits, temperature, top_k, top_p)
+    return draw(filtered_probs(logits, temperature, top_k, top_p), temperature, generator)
+
+
+def draw(probs: torch.Tensor, temperature: float, generator: torch.Generator) -> int:
+    """One token id from a filtered distribution (its argmax at temperature 0)."""
     if temperature == 0:
         return int(probs.argmax())
     return int(torch.multinomial(probs, 1, generator=generator))

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from src.digits import DigitRNN
-from src.jokes import JokeLSTM, filtered_probs
+from src.jokes import JokeLSTM, Sampled, filtered_probs
 from src.tokenizer import EOS
 
 DIGITS = [str(d) for d in range(10)]
@@ -68,3 +68,30 @@ def enlarge(image28: np.ndarray, factor: int = 8) -> np.ndarray:
     """A (28, 28) float image as a bigger uint8 picture with visible pixels."""
     pixels = (np.clip(image28, 0, 1) * 255).astype(np.uint8)
     return np.kron(pixels, np.ones((factor, factor), dtype=np.uint8))
+
+
+RANK_BUCKETS = ((1, "top 1"), (10, "top 10"), (100, "top 100"), (None, "beyond 100"))
+
+
+def rank_bucket(rank: int) -> str:
+    """GLTR's colour classes: whether a token was the model's first choice, in its top 10, top 100, or beyond."""
+    return next(name for limit, name in RANK_BUCKETS if limit is None or rank <= limit)
+
+
+def token_records(model: JokeLSTM, steps: list[Sampled], alternatives: int = 5) -> list[dict]:
+    """Per sampled token: its text, its probability in the distribution it was drawn from, the model's own
+    probability (T = 1) and its rank there, and the model's top alternatives at that position."""
+    records = []
+    for step in steps:
+        probs = step.logits.softmax(-1)
+        top = probs.topk(alternatives)
+        records.append({
+            "token": token_label(model, step.token) if step.token == EOS else model.token_text(step.token),
+            "id": step.token,
+            "probability": step.prob,
+            "model_probability": float(probs[step.token]),
+            "rank": int((probs > probs[step.token]).sum()) + 1,
+            "alternatives": [{"token": model.token_text(t) if t != EOS else token_label(model, t), "id": int(t),
+                              "probability": float(p)} for p, t in zip(top.values, top.indices)],
+        })
+    return records

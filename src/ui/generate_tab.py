@@ -11,9 +11,11 @@ import gradio as gr
 import pandas as pd
 
 from src import predict
+from src.jokes import decoded
 from src.limits import LIMITS, MAX_PROMPT_CHARS, checked, checked_prompt, pick_seed
 from src.streaming import paced, thinned, word_by_word
 from src.ui.models import Models, refusing
+from src.ui.token_view import token_view
 from src.ui.widgets import PRIVATE, next_token_plot
 
 MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
@@ -27,18 +29,46 @@ class JokeWriter:
     def __init__(self, models: Models):
         self.models = models
 
-    def words(self, prompt: object, temperature: object, top_k: object, top_p: object, max_words: object,
-              seed: object) -> Iterator[str]:
-        """The joke for a request checked against src.limits, one update per word (the prompt plus the words so
-        far); a refusal names the first value out of its limits."""
+    @staticmethod
+    def checked(prompt: object, temperature: object, top_k: object, top_p: object, max_words: object,
+                seed: object) -> tuple[str, dict, int]:
+        """A request checked against src.limits: the prompt, the sampling settings (min_words included) and the
+        seed (a random one when none is given); a refusal names the first value out of its limits."""
         with refusing():
             prompt = checked_prompt(prompt)
             settings = {name: checked(name, value) for name, value in
                         (("temperature", temperature), ("top_k", top_k), ("top_p", top_p), ("max_words", max_words))}
             seed = pick_seed(seed)
-        pieces = self.models.get("joke-lstm").generate(prompt, **settings, seed=seed,
-                                                       min_words=min(MIN_WORDS, settings["max_words"]))
-        yield from word_by_word(prompt, pieces)
+        return prompt, {**settings, "min_words": min(MIN_WORDS, settings["max_words"])}, seed
+
+    def words(self, prompt: object, temperature: object, top_k: object, top_p: object, max_words: object,
+              seed: object) -> Iterator[str]:
+        """The joke for a checked request, one update per word (the prompt plus the words so far)."""
+        prompt, settings, seed = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
+        yield from word_by_word(prompt, self.models.get("joke-lstm").generate(prompt, **settings, seed=seed))
+
+    def generate_tokens(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
+                        max_words: int = 40, seed: int | None = None) -> dict:
+        """Write a joke as /generate does (the same text for the same settings and seed) and return its tokens,
+        each with its probability, the model's rank for it and the model's top 5 alternatives there.
+
+        Args:
+            prompt: the joke's opening words (text, up to 2,000 characters; may be empty)
+            temperature: 0 to 2; 0 always takes the likeliest token, higher is more surprising
+            top_k: whole number 0 to 100; sample from the k likeliest tokens only (0 = off)
+            top_p: 0.01 to 1; sample from the likeliest tokens that make up this probability (1 = off)
+            max_words: whole number 1 to 300; the joke stops at its end or at this many words
+            seed: whole number 0 to 2**63-1; the same seed and settings give the same joke (None = random)
+        Returns:
+            text (the prompt and the joke), seed (the one used) and tokens: per token its text, id, probability
+            in the distribution it was drawn from (after temperature, top-k, top-p), model_probability (T = 1),
+            rank (1 = the model's first choice) and alternatives (the model's top 5 with probabilities)
+        """
+        prompt, settings, seed = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
+        model = self.models.get("joke-lstm")
+        steps = list(model.sample(prompt, **settings, seed=seed))
+        return {"text": prompt + "".join(decoded(iter(steps))), "seed": seed,
+                "tokens": predict.token_records(model, steps)}
 
     def generate(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
                  max_words: int = 40, seed: int | None = None) -> Iterator[str]:
@@ -111,6 +141,7 @@ def generate_tab(models: Models) -> None:
                 gr.Examples([[example] for example in EXAMPLES], inputs=[prompt])
             with gr.Column(scale=4):
                 output = gr.Textbox(label="Joke", lines=6, elem_id="joke-output", buttons=["copy"])
+                tokens, token_outputs = token_view(models, writer.checked, output)
                 with gr.Row():
                     chart_model = next_token_plot("model", "Next token: the model (T = 1)")
                     chart_sampled = next_token_plot("sampled", "…and what sampling draws from")
@@ -121,8 +152,11 @@ def generate_tab(models: Models) -> None:
         # gr.api adds placeholder components to the layout: inside the tab they leave the tabs in one row.
         # The API's and the page's jokes share one set of 4 slots (concurrency_id): one model does the work.
         gr.api(writer.generate, api_name="generate", concurrency_limit=4, concurrency_id="joke")
-    gr.on([button.click, prompt.submit], writer.write, [prompt, temperature, top_k, top_p, max_words, seed],
-          [output, seed_used], api_visibility="private", concurrency_limit=4, concurrency_id="joke")
+        gr.api(writer.generate_tokens, api_name="generate_tokens", concurrency_limit=4, concurrency_id="joke")
+    settings = [prompt, temperature, top_k, top_p, max_words]
+    gr.on([button.click, prompt.submit], writer.write, [*settings, seed], [output, seed_used],
+          api_visibility="private", concurrency_limit=4, concurrency_id="joke").success(
+        tokens.first, [*settings, seed_used], token_outputs, api_visibility="private")
     # No triggers: on a change of any input, and on page load.
     gr.on(None, writer.charts, [prompt, temperature, top_k, top_p], [chart_model, chart_sampled, chart_caption],
           **PRIVATE)

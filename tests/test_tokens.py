@@ -1,0 +1,72 @@
+"""Look inside a joke: the tokens /generate_tokens reports are the ones /generate writes, with exact
+probabilities, and a branch re-reads none of the tokens before it."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from src.jokes import count_words, filtered_probs
+from src.predict import rank_bucket, token_records
+from src.ui import Models
+from src.ui.generate_tab import MIN_WORDS, JokeWriter
+from src.ui.token_view import TokenView
+
+
+@pytest.fixture(scope="module")
+def writer(joke_model) -> JokeWriter:
+    return JokeWriter(Models({"joke-lstm": joke_model}))
+
+
+@pytest.mark.parametrize("settings", [("Knock knock.", 0.8, 0, 1.0, 40), ("", 1.2, 20, 0.9, 25),
+                                      ("Why did the", 0.0, 0, 1.0, 15), ("🤖 Qwzx", 0.5, 0, 0.5, 30)])
+def test_tokens_are_generates_text_for_the_same_seed_with_exact_probabilities(writer, joke_model, settings):
+    prompt, temperature, top_k, top_p, max_words = settings
+    for seed in range(5):
+        found = writer.generate_tokens(*settings, seed)
+        assert found["seed"] == seed
+        assert found["text"] == list(writer.generate(*settings, seed))[-1]
+        # Each probability again, from one forward pass over the whole joke, under the same filtering (the end
+        # token held back while fewer than MIN_WORDS words are out, as the app does).
+        start = len(joke_model.encode_joke(prompt)) - 1
+        ids = joke_model.encode_joke(prompt) + [t["id"] for t in found["tokens"]]
+        with torch.no_grad():
+            logits = joke_model(torch.tensor([ids]))[0][0, start:]
+        words, word_chars = 0, int(bool(prompt) and not prompt[-1].isspace())
+        for position, token in enumerate(found["tokens"]):
+            step_logits = logits[position].clone()
+            if words < min(MIN_WORDS, max_words):
+                step_logits[0] = -float("inf")
+            probs = filtered_probs(step_logits, temperature, top_k, top_p)
+            assert token["probability"] == pytest.approx(float(probs[token["id"]]), abs=1e-5), (seed, position)
+            model = step_logits.softmax(-1)
+            assert token["rank"] == int((model > model[token["id"]]).sum()) + 1
+            assert [a["id"] for a in token["alternatives"]] == model.topk(5).indices.tolist()
+            words, word_chars = count_words(joke_model.tokenizer.token_bytes(token["id"]), words, word_chars)
+
+
+def test_a_branch_costs_no_steps_on_the_tokens_before_it(writer, joke_model, monkeypatch):
+    view = TokenView(Models({"joke-lstm": joke_model}), writer.checked)
+    versions = view.first("Knock knock.", 0.8, 0, 1.0, 60, "11")[2]
+    first = versions[0].steps
+    assert len(first) > 8
+    p = len(first) - 3
+    alternative = next(a["id"] for a in token_records(joke_model, [first[p]])[0]["alternatives"]
+                       if a["id"] != first[p].token)
+    stepped = []
+    real_step = joke_model.step
+    monkeypatch.setattr(joke_model, "step", lambda token, state: (stepped.append(token), real_step(token, state))[1])
+    monkeypatch.setattr(joke_model, "forward", lambda *args: pytest.fail("a branch must not re-read the prompt"))
+
+    branched = view.branch(versions, p, alternative)[2][-1]
+
+    assert branched.steps[:p] == first[:p] and branched.steps[p].token == alternative
+    # one LSTM step per token written from the branch point on, none for the p tokens before it
+    assert stepped == [step.token for step in branched.steps[p:]]
+    monkeypatch.undo()
+    back = view.back(view.branch(versions, p, alternative)[2])
+    assert back[1] == versions[0].text and back[2] == versions
+
+
+def test_rank_buckets():
+    assert [rank_bucket(r) for r in (1, 2, 10, 11, 100, 101, 5000)] == [
+        "top 1", "top 10", "top 10", "top 100", "top 100", "beyond 100", "beyond 100"]
