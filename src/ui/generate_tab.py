@@ -15,6 +15,8 @@ from src.jokes import decoded
 from src.limits import LIMITS, MAX_PROMPT_CHARS, checked, checked_prompt, pick_seed
 from src.streaming import paced, thinned, word_by_word
 from src.ui.models import Models, refusing
+from src.ui.cell_view import cell_view
+from src.ui.temperature_lanes import temperature_lanes
 from src.ui.token_view import token_view
 from src.ui.widgets import PRIVATE, next_token_plot
 
@@ -141,7 +143,8 @@ def generate_tab(models: Models) -> None:
                 gr.Examples([[example] for example in EXAMPLES], inputs=[prompt])
             with gr.Column(scale=4):
                 output = gr.Textbox(label="Joke", lines=6, elem_id="joke-output", buttons=["copy"])
-                tokens, token_outputs = token_view(models, writer.checked, output)
+                with gr.Accordion("Look inside this joke: its tokens, and branches", open=True):
+                    tokens, token_outputs = token_view(models, writer.checked, output)
                 with gr.Row():
                     chart_model = next_token_plot("model", "Next token: the model (T = 1)")
                     chart_sampled = next_token_plot("sampled", "…and what sampling draws from")
@@ -149,6 +152,10 @@ def generate_tab(models: Models) -> None:
                 if "test_bpc" in joke:
                     gr.Markdown(f"Model: {joke['parameters']:,} parameters, {joke['test_bpc']:.3f} bits per "
                                 f"character on {joke['test_jokes']} held-out jokes.")
+        with gr.Accordion("Temperatures side by side", open=False, elem_id="lanes"):
+            temperature_lanes(models, writer.checked, prompt, top_k, top_p, max_words, seed)
+        with gr.Accordion("LSTM cells over the joke", open=False, elem_id="cells"):
+            cell_view(models, output)
         # gr.api adds placeholder components to the layout: inside the tab they leave the tabs in one row.
         # The API's and the page's jokes share one set of 4 slots (concurrency_id): one model does the work.
         gr.api(writer.generate, api_name="generate", concurrency_limit=4, concurrency_id="joke")

@@ -1,14 +1,20 @@
 """Look inside a joke: the tokens /generate_tokens reports are the ones /generate writes, with exact
-probabilities, and a branch re-reads none of the tokens before it."""
+probabilities; a branch re-reads none of the tokens before it; the temperature lanes write what /generate
+writes at each temperature; the cells' features and correlations."""
 from __future__ import annotations
 
+import gradio as gr
+import numpy as np
 import pytest
 import torch
 
+from src.cells import FEATURES, activations, cell_correlations
 from src.jokes import count_words, filtered_probs
 from src.predict import rank_bucket, token_records
 from src.ui import Models
 from src.ui.generate_tab import MIN_WORDS, JokeWriter
+from src.ui.cell_view import CellViewer
+from src.ui.temperature_lanes import TemperatureLanes, parse_temperatures
 from src.ui.token_view import TokenView
 
 
@@ -70,3 +76,58 @@ def test_a_branch_costs_no_steps_on_the_tokens_before_it(writer, joke_model, mon
 def test_rank_buckets():
     assert [rank_bucket(r) for r in (1, 2, 10, 11, 100, 101, 5000)] == [
         "top 1", "top 10", "top 10", "top 100", "top 100", "beyond 100", "beyond 100"]
+
+
+# ---- temperatures side by side ------------------------------------------------------------------
+
+def test_lanes_write_what_generate_writes_at_each_temperature(writer, joke_model):
+    lanes = TemperatureLanes(Models({"joke-lstm": joke_model}), writer.checked)
+    updates = list(lanes.write("Knock knock.", "0, 0.7, 1.3", 0, 1.0, 25, "42"))
+    assert len(updates) > 3, "the lanes stream"
+    *shown, seed_used = updates[-1]
+    assert seed_used == "42" and shown[3]["visible"] is False
+    for lane, temperature in zip(shown, (0.0, 0.7, 1.3)):
+        assert lane["value"] == list(writer.generate("Knock knock.", temperature, 0, 1.0, 25, 42))[-1]
+        mean = float(lane["label"].rsplit(" ", 1)[1])
+        assert lane["label"].startswith(f"T = {temperature:g}:") and mean < 0
+    greedy, hot = (float(lane["label"].rsplit(" ", 1)[1]) for lane in (shown[0], shown[2]))
+    assert greedy > hot, "the greedy lane is the likelier text"
+
+
+@pytest.mark.parametrize("text, message", [("", "1 to 4"), ("0, 1, 2, 1, 0", "1 to 4"), ("hot", "numbers"),
+                                           ("0.5, 3", "above its maximum")])
+def test_bad_temperatures_are_refused(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_temperatures(text)
+
+
+# ---- cells --------------------------------------------------------------------------------------
+
+def test_features_mark_the_right_tokens():
+    tokens = ["He", " said", ' "', "hi", '"', " (", "no", ")", "?", " Yes"]
+    assert FEATURES["inside quotes"](tokens).tolist() == [0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+    assert FEATURES["inside parentheses"](tokens).tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 0, 0]
+    assert FEATURES["after the question mark (the punchline)"](tokens).tolist() == [0] * 9 + [1]
+    assert FEATURES["start of a word"](tokens).tolist() == [1, 1, 1, 0, 0, 1, 0, 0, 0, 1]  # after white space
+
+
+def test_a_cell_that_copies_a_feature_is_found_first(joke_model):
+    jokes = ['He said "hi there" and left. Why? "Because" he could.', 'A "quote" here?', "No quotes at all."]
+    ranked = cell_correlations(joke_model, jokes)
+    assert set(ranked) == set(FEATURES) and all(len(cells) <= 5 for cells in ranked.values())
+    unit, r = ranked["inside quotes"][0]
+    # the reported r is the correlation of that cell's activation with the feature, recomputed here
+    tokens, h = zip(*(activations(joke_model, joke) for joke in jokes))
+    feature = np.concatenate([FEATURES["inside quotes"](t) for t in tokens])
+    assert r == pytest.approx(np.corrcoef(np.concatenate(h)[:, unit], feature)[0, 1], abs=1e-3)
+
+
+def test_the_cell_viewer_shows_a_cell_over_the_text(joke_model):
+    viewer = CellViewer(Models({"joke-lstm": joke_model}), {"inside quotes": [(3, 0.7)], "x": [(5, -0.2)]})
+    assert viewer.choices()[0] == ("cell 3: inside quotes (r = +0.70)", 3)
+    assert "No cell tracks: x" in viewer.summary()
+    shown = viewer.show("Knock knock.", 3)
+    assert "".join(token for token, _ in shown) == "Knock knock." and all(-1 <= v <= 1 for _, v in shown)
+    assert viewer.show("", 3) is None
+    with pytest.raises(gr.Error):
+        viewer.show("Knock knock.", 99_999)

@@ -1,0 +1,60 @@
+"""The Generate tab's cell viewer: one hidden unit of the joke LM as a heat map over the joke, token by token,
+and the cells that best track named features of the text (ranked on the validation jokes by src.cells);
+handlers, layout and events."""
+from __future__ import annotations
+
+import gradio as gr
+
+from src.cells import load_cells, activations
+from src.hub import checkpoints_dir
+from src.ui.models import Models, refusal
+from src.ui.widgets import PRIVATE
+
+STRONG = 0.5  # |r| from which a cell is said to track a feature
+
+
+class CellViewer:
+    """The handler: a cell's activation over a text."""
+
+    def __init__(self, models: Models, ranked: dict[str, list[tuple[int, float]]]):
+        self.models, self.ranked = models, ranked
+
+    def choices(self) -> list[tuple[str, int]]:
+        """The ranked cells, strongest first, as dropdown choices."""
+        cells = sorted(((unit, r, name) for name, found in self.ranked.items() for unit, r in found),
+                       key=lambda c: -abs(c[1]))
+        return [(f"cell {unit}: {name} (r = {r:+.2f})", unit) for unit, r, name in cells]
+
+    def summary(self) -> str:
+        """Which features some cell tracks (|r| >= STRONG) and which none does."""
+        tracked = [name for name, found in self.ranked.items() if found and abs(found[0][1]) >= STRONG]
+        untracked = [name for name in self.ranked if name not in tracked]
+        return (f"Tracked by a cell with |r| ≥ {STRONG} on the validation jokes: {', '.join(tracked) or 'none'}. "
+                f"No cell tracks: {', '.join(untracked) or 'none'} (best |r| below {STRONG}).")
+
+    def show(self, text: str | None, unit: float | None) -> list[tuple[str, float]] | None:
+        """The text's tokens, each with the cell's activation after reading it (-1..1)."""
+        if not text:
+            return None
+        model = self.models.get("joke-lstm")
+        if unit is None or not 0 <= unit < model.lstm.hidden_size or unit != int(unit):
+            raise refusal(f"Pick a cell: a whole number from 0 to {model.lstm.hidden_size - 1}.")
+        tokens, h = activations(model, text)
+        return [(token, round(float(value), 3)) for token, value in zip(tokens, h[:, int(unit)])]
+
+
+def cell_view(models: Models, joke: gr.Textbox) -> None:
+    """Build the viewer in the current layout over the tab's joke box (it follows the joke as it changes)."""
+    viewer = CellViewer(models, load_cells(checkpoints_dir()))
+    choices = viewer.choices()
+    with gr.Row():
+        ranked = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Cells that track a feature",
+                             scale=3, elem_id="cell-ranked")
+        unit = gr.Number(value=choices[0][1] if choices else 0, precision=0, label="…or any cell", scale=1,
+                         elem_id="cell-unit")
+    if viewer.ranked:
+        gr.Markdown(viewer.summary())
+    heat = gr.HighlightedText(label="The cell's activation after each token (red +1, blue -1)", show_legend=False,
+                              combine_adjacent=False, elem_id="cell-heat")
+    ranked.input(lambda chosen: chosen, [ranked], [unit], **PRIVATE)
+    gr.on([unit.change, joke.change], viewer.show, [joke, unit], [heat], **PRIVATE)
