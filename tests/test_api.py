@@ -36,7 +36,7 @@ def canvas_export(digit: np.ndarray, tmp_path, name: str, size: int, at: tuple[i
 
 def test_api_lists_only_the_public_endpoints(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/generate", "/classify", "/compare", "/fill_blank", "/explain_digit"}
+        "/generate", "/generate_tokens", "/classify", "/compare", "/fill_blank", "/explain_digit"}
 
 
 def test_the_readme_snippet_image_is_a_seven_for_both_models(client):
@@ -190,3 +190,14 @@ def test_explain_digit_reads_the_readme_image_row_by_row(client):
         assert saliency["predicted"] == 7 and len(saliency["drop"]) == len(saliency["predicted_without_row"]) == 28
     with pytest.raises(AppError, match="No image was given|not a usable image"):
         client.predict(None, api_name="/explain_digit")
+
+
+def test_generate_tokens_is_generates_joke_token_by_token(client):
+    args = ("Knock knock.", 0.8, 0, 1.0, 30, 77)
+    found = client.predict(*args, api_name="/generate_tokens")
+    assert found["text"] == client.predict(*args, api_name="/generate") and found["seed"] == 77
+    token = found["tokens"][0]
+    assert set(token) == {"token", "id", "probability", "model_probability", "rank", "alternatives"}
+    assert len(token["alternatives"]) == 5 and token["rank"] >= 1
+    with pytest.raises(AppError, match="maximum"):
+        client.predict("x", 0.8, 0, 1.0, 301, 1, api_name="/generate_tokens")

@@ -163,7 +163,7 @@ def test_building_the_app_warns_of_nothing_and_writes_no_stub(models):
     assert sorted([tab.label for tab in tabs_.children] for tabs_ in tabs) == [
         ["Digits: rows top-down vs both ways", "Text: fill in the blank"], ["Generate", "Sketch", "LSTM vs Bi-LSTM"]]
     public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
-    assert public == {"generate", "classify", "compare", "fill_blank", "explain_digit"}
+    assert public == {"generate", "generate_tokens", "classify", "compare", "fill_blank", "explain_digit"}
     assert not list((ROOT / "src").rglob("*.pyi")), "a gradio component subclass wrote a stub into src/"
 
 
