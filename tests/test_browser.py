@@ -261,7 +261,7 @@ def test_the_text_comparison_fills_a_blank_and_a_random_test_joke(page: Page):
               for title in ("LSTM, left only", "LSTM, rescoring its top 50", "Bi-LSTM, both sides",
                             "Bi-LSTM forward half", "Bi-LSTM backward half")}
     text = page.locator("#blank-text textarea")
-    for joke, word in (("Why did the ___ cross the road?", "chicken"), ("Knock knock. ___ there?", "Who")):
+    for joke, word in (("Why did the ___ cross the road?", "chicken"), ("Why did the chicken ___ the road?", "cross")):
         text.fill(joke)
         page.get_by_role("button", name="Fill the blank").click()
         expect(top_class(labels["Bi-LSTM, both sides"])).to_have_text(word)
@@ -281,3 +281,62 @@ def test_the_text_comparison_fills_a_blank_and_a_random_test_joke(page: Page):
     page.get_by_role("button", name="Fill the blank").click()
     expect(page.get_by_text("There is no blank")).to_be_visible()
     expect(verdict).to_have_text("")
+
+
+def test_a_token_is_picked_and_branched_twice_and_back_returns(page: Page):
+    page.get_by_label("Seed", exact=True).fill("5")
+    output = generate(page, "Knock knock.")
+    tokens = page.locator("#joke-tokens")
+    expect(tokens.get_by_text("top 1", exact=True)).to_be_visible()  # the legend
+    first = output.input_value()
+    versions = [first]
+    for _ in range(2):
+        token = tokens.locator(".token").nth(4)  # the prompt is the first
+        expect(token).to_be_visible()
+        token.click()
+        expect(page.locator("#token-info")).to_contain_text("drawn with probability")
+        expect(page.locator("#token-alternatives input[type=radio]").first).to_be_checked()
+        page.get_by_role("button", name="Branch from it").click()
+        expect(output).not_to_have_value(versions[-1])
+        versions.append(output.input_value())
+    page.get_by_role("button", name="Back").click()
+    expect(output).to_have_value(versions[-2])
+    page.get_by_role("button", name="Back").click()
+    expect(output).to_have_value(first)
+    expect(page.get_by_role("button", name="Back")).to_be_disabled()
+
+
+def test_the_temperature_lanes_stream_and_a_cell_is_shown_over_the_joke(page: Page):
+    generate(page, "Why did the chicken")
+    page.get_by_text("Temperatures side by side").click()
+    page.locator("#lane-temperatures input").fill("0, 1.2")
+    for _ in range(2):
+        page.get_by_role("button", name="Write at each temperature").click()
+        for lane, temperature in ((0, "0"), (1, "1.2")):
+            expect(page.locator(f"#lane-{lane}")).to_contain_text(f"T = {temperature}: mean log-probability")
+            expect(page.locator(f"#lane-{lane} textarea")).to_have_value(re.compile(r"^Why did the chicken.+", re.S))
+        expect(page.locator("#lane-2")).to_be_hidden()
+    page.get_by_text("LSTM cells over the joke").click()
+    heat = page.locator("#cell-heat")
+    expect(heat).to_contain_text("chicken")
+    page.locator("#cell-unit input").fill("7")
+    page.locator("#cell-unit input").press("Enter")
+    expect(heat).to_contain_text("chicken")
+
+
+def test_the_row_scrubber_and_saliency_follow_a_gallery_digit(page: Page):
+    panel = open_tab(page, "LSTM vs Bi-LSTM")
+    panel.locator("[aria-label^='Thumbnail 1 of']").click()
+    expect(page.locator("#decision-rows")).to_contain_text("Decision row")
+    bars = page.locator("#row-saliency")
+    expect(bars.locator("svg, canvas").first).to_be_visible()
+    expect(bars.locator(".mark-rect path")).to_have_count(56)  # 28 rows x 2 models
+    for rows in ("5", "20"):
+        slider = page.locator("#rows-read input[type=number]")
+        slider.fill(rows)
+        slider.press("Enter")
+        expect(page.get_by_test_id("label").filter(has_text="LSTM after t rows").first).to_contain_text("%")
+    erase = page.locator("#erase-row input[type=number]")
+    erase.fill("10")
+    erase.press("Enter")
+    expect(page.locator("#erased-said")).to_contain_text("Without row 10:")

@@ -95,5 +95,6 @@ def cloze_section(models: Models) -> None:
                         "jokes (README has all three methods on the same blanks).")
     results = [*main, *halves, timing]
     gr.on([fill.click, text.submit], filler.fill_blank, [text], results, api_name="fill_blank", concurrency_limit=4)
-    text.input(lambda: "", None, verdict, api_visibility="private", queue=False)
+    # A blank filled by hand is not the random joke's any more: its verdict goes.
+    gr.on([fill.click, text.submit], lambda: "", None, verdict, api_visibility="private", queue=False)
     pick.click(filler.random_blank, None, [text, *results, verdict], api_visibility="private")
