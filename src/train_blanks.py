@@ -13,13 +13,12 @@ from tqdm import tqdm
 
 from src.blanks import JokeBiLSTM
 from src.cloze import cloze_accuracy, fill_bidirectional, joke_blanks
-from src.evaluate import blank_bits_per_char, count_parameters
+from src.evaluate import blank_bits_per_char
 from src.recipes import JokeRecipe
 from src.hub import load_folder
 from src.jokes import JokeLSTM
-from src.run_record import finish, init_record
 from src.tokenizer import build_vocab
-from src.train_jokes import corpus_facts, joke_texts, two_stages
+from src.train_jokes import finish_text_model, joke_texts, two_stages
 
 
 def length_batches(encoded: list[list[int]], batch_size: int, rng: random.Random) -> Iterator[list[list[int]]]:
@@ -79,19 +78,12 @@ def train_blanks(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeBiLSTM,
         "test_blanks": len(blanks),
         "test_top1": round(top1, 4),
         "test_top5": round(top5, 4),
-        **corpus_facts(texts),
-        "vocab_size": len(model.tokenizer),
         "summary": {
             f"one-word blanks filled, {len(texts.test)} held-out cleanjokes ({len(blanks):,} blanks)":
                 f"top-1 {top1:.1%}, top-5 {top5:.1%}",
             "bits per character, each token predicted from both sides": f"{test_bpc:.3f}",
-            "parameters": f"{count_parameters(model):,}",
-            "vocabulary": f"{len(model.tokenizer):,} tokens (joke-lstm's: words, word pieces, 256 bytes, end)",
-            "pretraining jokes (filtered)": f"{len(texts.extra):,}",
-            "fine-tuning jokes (cleanjokes training split, filtered)": f"{len(texts.clean_train):,}",
         },
         "curves": curves,
     }
-    if r.init is not None:
-        metrics["init"] = init_record(r.init, "test_bpc")
-    return model, finish(metrics, model, start, recipe)
+    return model, finish_text_model(metrics, model, texts, r, start,
+                                    "joke-lstm's: words, word pieces, 256 bytes, end")

@@ -127,10 +127,21 @@ def two_stages(model: torch.nn.Module, r: JokeRecipe, texts: JokeTexts, encoded_
     return curves, best_bpc
 
 
-def corpus_facts(texts: JokeTexts) -> dict:
-    """What every text model records about the jokes it was trained on."""
-    return {"pretraining_jokes": len(texts.extra), "finetuning_jokes": len(texts.clean_train),
-            "jokes_dropped": data.jokes_dropped()}
+def finish_text_model(metrics: dict, model: torch.nn.Module, texts: JokeTexts, r: JokeRecipe, start: float,
+                      vocabulary: str) -> dict:
+    """What every text model records beyond its own scores: the jokes it was trained on (and what the
+    filters dropped), its size and vocabulary, the run it started from, then src.run_record.finish."""
+    metrics.update({"pretraining_jokes": len(texts.extra), "finetuning_jokes": len(texts.clean_train),
+                    "jokes_dropped": data.jokes_dropped(), "vocab_size": len(model.tokenizer)})
+    metrics["summary"].update({
+        "parameters": f"{count_parameters(model):,}",
+        "vocabulary": f"{len(model.tokenizer):,} tokens ({vocabulary})",
+        "pretraining jokes (filtered)": f"{len(texts.extra):,}",
+        "fine-tuning jokes (cleanjokes training split, filtered)": f"{len(texts.clean_train):,}",
+    })
+    if r.init is not None:
+        metrics["init"] = init_record(r.init, "test_bpc")
+    return finish(metrics, model, start, r)
 
 
 def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, dict]:
@@ -167,18 +178,10 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
         "val_bpc": round(best_bpc, 4),
         "test_jokes": len(test),
         "test_min_joke_bpc": round(min(per_joke), 4),
-        **corpus_facts(texts),
-        "vocab_size": len(model.tokenizer),
         "summary": {
             f"bits per character, {len(test)} held-out cleanjokes": f"{test_bpc:.3f}",
             "lowest bits per character of any held-out joke (memorisation check)": f"{min(per_joke):.3f}",
-            "parameters": f"{count_parameters(model):,}",
-            "vocabulary": f"{len(model.tokenizer):,} tokens (words, word pieces, 256 bytes, end)",
-            "pretraining jokes (filtered)": f"{len(texts.extra):,}",
-            "fine-tuning jokes (cleanjokes training split, filtered)": f"{len(texts.clean_train):,}",
         },
         "curves": curves,
     }
-    if r.init is not None:
-        metrics["init"] = init_record(r.init, "test_bpc")
-    return model, finish(metrics, model, start, recipe)
+    return model, finish_text_model(metrics, model, texts, r, start, "words, word pieces, 256 bytes, end")
