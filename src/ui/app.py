@@ -9,8 +9,8 @@ from src.ui.models import Models
 from src.ui.sketch_tab import sketch_tab
 from src.ui.widgets import CSS, PICK_BRUSH_JS
 
-INTRO = ("# LSTM vs Bi-LSTM\nAn LSTM that writes jokes, and two row-reading classifiers (LSTM and Bi-LSTM) that "
-         "recognise the digit you draw.")
+INTRO = ("# LSTM vs Bi-LSTM\nAn LSTM that writes jokes, two row-reading classifiers (LSTM and Bi-LSTM) that "
+         "recognise the digit you draw, and a Bi-LSTM that fills a blank in a joke from both sides.")
 
 
 def build_demo(models: Models) -> gr.Blocks:
