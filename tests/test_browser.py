@@ -113,9 +113,16 @@ def draw(page: Page, panel: Locator, shape: str) -> None:
         page.mouse.up()
 
 
+def predictions(panel: Locator) -> Locator:
+    """The panel's prediction labels: the Sketch tab's Bi-LSTM, or the comparison's LSTM and Bi-LSTM (not the
+    row-by-row section's beliefs after t rows)."""
+    return panel.get_by_test_id("label").filter(has_text=re.compile(r"Bi-LSTM prediction|\(reads"))
+
+
 def top_class(label: Locator) -> Locator:
-    """The top class a gr.Label shows (absent while the label is empty)."""
-    return label.get_by_test_id("label-output-value")
+    """The top class a gr.Label shows (absent while the label is empty); given a tab's panel, the first label's
+    (the prediction: the row-by-row section's labels come after it)."""
+    return label.get_by_test_id("label-output-value").first
 
 
 @pytest.mark.parametrize("digit", ["1", "0"])  # and a 7 on the LSTM vs Bi-LSTM tab
@@ -128,7 +135,7 @@ def test_sketch_predicts_the_drawn_digit(page: Page, digit: str):
     draw(page, panel, digit)
 
     # The drawing reached the model: its 28x28 view and a predicted digit appear, and the hint goes.
-    expect(panel.locator(".pixel-view img")).to_be_visible()
+    expect(panel.locator(".input-view img")).to_be_visible()
     expect(top_class(panel)).to_have_text(re.compile(r"^\d$"))
     expect(hint).to_have_count(0)
     # ...and the Bi-LSTM reads it right (needs the trained checkpoints).
@@ -144,7 +151,7 @@ def test_clear_removes_the_prediction(page: Page):
 
     expect(top_class(panel)).to_have_count(0)
     expect(panel.get_by_test_id("label").get_by_test_id(re.compile("-confidence-set$"))).to_have_count(0)
-    expect(panel.locator(".pixel-view img")).to_have_count(0)
+    expect(panel.locator(".input-view img")).to_have_count(0)
     expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_be_visible()
 
 
@@ -159,9 +166,10 @@ def test_an_uploaded_picture_is_read_and_shown(page: Page, tab: str, tmp_path: P
 
     upload.set_input_files(str(picture))
 
-    for label in panel.get_by_test_id("label").all():
+    expect(predictions(panel)).to_have_count(1 if tab == "Sketch" else 2)
+    for label in predictions(panel).all():
         expect(top_class(label)).to_have_text("7")
-    expect(panel.locator(".pixel-view img")).to_be_visible()
+    expect(panel.locator(".input-view img")).to_be_visible()
     expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_have_count(0)
 
 
@@ -226,7 +234,7 @@ def test_compare_shows_both_models_and_their_reading(page: Page):
     for label in (lstm, bilstm):
         expect(top_class(label)).to_have_text(re.compile(r"^\d$"))
     expect(panel.get_by_test_id("json")).to_contain_text("agree")
-    expect(panel.locator(".pixel-view img")).to_be_visible()
+    expect(panel.locator(".input-view img")).to_be_visible()
     for title, plot in plots.items():
         expect(plot).to_be_visible()
         expect(plot.locator("svg, canvas").first).to_be_visible()
@@ -250,7 +258,7 @@ def test_a_gallery_digit_shows_both_predictions(page: Page):
     expect(top_class(lstm)).to_have_text(caption[2])
     expect(top_class(bilstm)).to_have_text(caption[3])
     expect(panel.get_by_test_id("json")).to_contain_text("agree")
-    expect(panel.locator(".pixel-view img")).to_be_visible()
+    expect(panel.locator(".input-view img")).to_be_visible()
     expect(page.get_by_text("Error", exact=True)).to_have_count(0)
 
 
@@ -327,16 +335,16 @@ def test_the_temperature_lanes_stream_and_a_cell_is_shown_over_the_joke(page: Pa
 def test_the_row_scrubber_and_saliency_follow_a_gallery_digit(page: Page):
     panel = open_tab(page, "LSTM vs Bi-LSTM")
     panel.locator("[aria-label^='Thumbnail 1 of']").click()
-    expect(page.locator("#decision-rows")).to_contain_text("Decision row")
-    bars = page.locator("#row-saliency")
+    expect(page.locator("#compare-decision-rows")).to_contain_text("Decision row")
+    bars = page.locator("#compare-row-saliency")
     expect(bars.locator("svg, canvas").first).to_be_visible()
     expect(bars.locator(".mark-rect path")).to_have_count(56)  # 28 rows x 2 models
     for rows in ("5", "20"):
-        slider = page.locator("#rows-read input[type=number]")
+        slider = page.locator("#compare-rows-read input[type=number]")
         slider.fill(rows)
         slider.press("Enter")
         expect(page.get_by_test_id("label").filter(has_text="LSTM after t rows").first).to_contain_text("%")
-    erase = page.locator("#erase-row input[type=number]")
+    erase = page.locator("#compare-erase-row input[type=number]")
     erase.fill("10")
     erase.press("Enter")
-    expect(page.locator("#erased-said")).to_contain_text("Without row 10:")
+    expect(page.locator("#compare-erased-said")).to_contain_text("Without row 10:")

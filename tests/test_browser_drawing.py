@@ -12,7 +12,8 @@ import pytest
 from src import data
 from src.strokes import Pen, digit_strokes, place
 from tests.test_browser import browser, page  # noqa: F401 (fixtures)
-from tests.test_browser import CANVAS_SIZE, Locator, Page, canvas_frame, expect, open_tab, top_class
+from tests.test_browser import (CANVAS_SIZE, Locator, Page, canvas_frame, expect, open_tab, predictions,
+                                top_class)
 
 pytestmark = pytest.mark.data
 DIGIT_SIZE = 0.6  # the ink's box as a share of the canvas: how large people draw
@@ -51,7 +52,7 @@ def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
     hint = panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
     for round_, index in enumerate([0, 1, 2, 3, 4]):  # MNIST test digits 7, 2, 1, 0, 4
         draw_strokes(page, panel, digit_on_canvas(images[index].numpy(), BRUSH_RADIUS, round_))
-        for label in panel.get_by_test_id("label").all():
+        for label in predictions(panel).all():
             expect(top_class(label), f"round {round_}").to_have_text(str(int(labels[index])))
         expect(hint).to_have_count(0)
         if round_ % 2 == 0:

@@ -121,7 +121,7 @@ def compare_tab(models: Models) -> None:
                 plots = [belief_plot(title) for title in
                          ("LSTM, rows 1..t", "Bi-LSTM forward, rows 1..t", "Bi-LSTM backward, rows t..28")]
             gr.Markdown(READING_NOTE)
-            comparison.rows_section = explain_section(models)
+            comparison.rows_section = explain_section(models, "compare")
             if gallery is not None:
                 examples = gr.Gallery(gallery_items(gallery), columns=6, height="auto", allow_preview=False,
                                       label="MNIST test digits on which the two models disagree (true digit: "

@@ -111,13 +111,14 @@ class DigitExplainer:
                 ERASED_ROW, *self.handlers.erase(image28, ERASED_ROW))
 
 
-def explain_section(models: Models) -> DigitExplainer:
-    """Build the section in the current layout and wire its own controls."""
+def explain_section(models: Models, prefix: str) -> DigitExplainer:
+    """Build the section in the current layout and wire its own controls; `prefix` keeps its elements'
+    ids apart from another copy's (the Sketch and the LSTM vs Bi-LSTM tabs each have one)."""
     explainer = RowExplainer(models)
     image = gr.State(None)
     gr.Markdown("### Row by row\nSlide to see what each reader has read after t rows (the LSTM and the Bi-LSTM's "
                 "forward half top-down, its backward half bottom-up) and what it believes then.")
-    rows = gr.Slider(0, 28, value=ALL_ROWS, step=1, label="Rows read (t)", elem_id="rows-read")
+    rows = gr.Slider(0, 28, value=ALL_ROWS, step=1, label="Rows read (t)", elem_id=f"{prefix}-rows-read")
     views = []
     with gr.Row():
         for reader in READERS:
@@ -125,16 +126,16 @@ def explain_section(models: Models) -> DigitExplainer:
                 views.append(gr.Image(label=reader, height=112, width=112, interactive=False, buttons=[],
                                       elem_classes="pixel-view"))
                 views.append(gr.Label(num_top_classes=3, label=f"{reader} after t rows"))
-    decisions = gr.Markdown(elem_id="decision-rows")
+    decisions = gr.Markdown(elem_id=f"{prefix}-decision-rows")
     with gr.Row():
         bars = gr.BarPlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency: the "
                           "predicted digit's probability drop when one row is blanked", height=260, y_lim=[-1, 1],
-                          x_title="row (1 = top)", y_title="drop in P(predicted)", elem_id="row-saliency")
+                          x_title="row (1 = top)", y_title="drop in P(predicted)", elem_id=f"{prefix}-row-saliency")
         with gr.Column(min_width=200):
-            erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase row", elem_id="erase-row")
+            erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase row", elem_id=f"{prefix}-erase-row")
             erased = gr.Image(show_label=False, height=112, width=112, interactive=False, buttons=[],
                               elem_classes="pixel-view")
-            erased_said = gr.Markdown(elem_id="erased-said")
+            erased_said = gr.Markdown(elem_id=f"{prefix}-erased-said")
     with gr.Accordion("Row by row as numbers (for an uploaded picture; /explain_digit)", open=False):
         as_json = gr.JSON(show_label=False)
     # .input: the user's moves only (a new digit sets the sliders itself, with everything else)

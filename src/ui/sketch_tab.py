@@ -5,6 +5,7 @@ import gradio as gr
 import numpy as np
 
 from src import predict
+from src.ui.explain_section import DigitExplainer, explain_section
 from src.ui.models import Models
 from src.ui.widgets import digit_input, file_to_mnist, show_input, sketch_to_mnist
 
@@ -14,12 +15,17 @@ class DigitReader:
 
     def __init__(self, models: Models):
         self.models = models
+        self.rows_section: DigitExplainer | None = None  # the row-by-row section, once built
 
-    def read_sketch(self, value: dict | None) -> tuple[dict[str, float] | None, np.ndarray | None, str]:
-        """Live prediction for the canvas: (probabilities, enlarged input, hint)."""
+    def read_sketch(self, value: dict | None) -> tuple:
+        """Live prediction for the canvas: probabilities, then the views (read_view's)."""
         image28 = sketch_to_mnist(value)
         probs = None if image28 is None else predict.digit_probabilities(self.models.get("digit-bilstm"), image28)[0]
-        return probs, *show_input(image28)
+        return probs, *self.read_view(image28)
+
+    def read_view(self, image28: np.ndarray | None) -> tuple:
+        """The enlarged input and hint, and the row-by-row section for it."""
+        return (*show_input(image28), *(() if self.rows_section is None else self.rows_section.show(image28)))
 
     def classify(self, image: str) -> dict[str, float]:
         """Read the handwritten digit (0-9) in a picture with the Bi-LSTM.
@@ -41,4 +47,7 @@ def sketch_tab(models: Models) -> None:
                 digit = digit_input("sketch-pad", "…or upload a picture of a digit", view_side=224)
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
-    digit.listen([label], digit.shown, reader.read_sketch, reader.classify, "classify", show_input)
+        with gr.Accordion("Row by row: how the LSTM and the Bi-LSTM read it", open=False):
+            reader.rows_section = explain_section(models, "sketch")
+    digit.listen([label], [*digit.shown, *reader.rows_section.outputs], reader.read_sketch, reader.classify, "classify",
+                 reader.read_view)

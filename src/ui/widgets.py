@@ -95,7 +95,7 @@ def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitIn
     upload = gr.File(label=upload_label, type="filepath", height=120)
     gr.Markdown("**What the models read** (28 rows of 28 pixels, white on black, as in MNIST)")
     view = gr.Image(show_label=False, height=view_side, width=view_side, interactive=False, buttons=[],
-                    elem_classes="pixel-view")
+                    elem_classes=["pixel-view", "input-view"])
     return DigitInput(sketchpad, clear, upload, view, hint, sketchpad_id)
 
 
