@@ -8,6 +8,7 @@ and the end of a joke.
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from src.checkpoint import HubCheckpoint
-from src.tokenizer import EOS, Tokenizer
+from src.tokenizer import EOS, Tokenizer, to_bytes
 
 # Bounds that hold whatever the model writes: tokens per requested word before generation gives up on
 # reaching max_words, and the characters one word may have (a "word" that never ends stops the joke).
 MAX_TOKENS_PER_WORD = 16
 MAX_WORD_CHARS = 30
+# A symbol ('.', '!', '*', '_' ...) written this many times in a row is not written once more: "....." and
+# "!!!!!" are never written (filtering them from the corpus is not enough, "..." followed by ".." is one).
+MAX_SYMBOL_RUN = 4
 
 
 class JokeLSTM(
@@ -127,16 +131,12 @@ class JokeLSTM(
             # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried state.
             logits, state = self(torch.tensor([self.encode_joke(prompt)]))
             logits = logits[0, -1]
-            # A prompt that ends inside a word: the sampled text continues that word (which is not counted
-            # again, and whose typed part does not count against MAX_WORD_CHARS).
-            words, word_chars = 0, int(bool(prompt) and not prompt[-1].isspace())
-            forced = None
+            written, forced = Written.prompt(prompt), None
         else:
             start, forced = branch
-            logits, state, words, word_chars = start.logits.clone(), start.before, start.words, start.word_chars
+            logits, state, written = start.logits.clone(), start.before, start.written
         for _ in range(max_words * MAX_TOKENS_PER_WORD):
-            if words < min_words:
-                logits[EOS] = -math.inf
+            logits[self.blocked(written, min_words)] = -math.inf
             probs = filtered_probs(logits, temperature, top_k, top_p)
             token = draw(probs, temperature, generator) if forced is None else forced
             forced = None
@@ -144,13 +144,31 @@ class JokeLSTM(
                 break
             # Without stop_at_end, the end of a joke starts the next one, on a new line.
             data = b"\n" if token == EOS else self.tokenizer.token_bytes(token)
-            words_after, word_chars_after = count_words(data, words, word_chars)
-            if words_after > max_words or word_chars_after > MAX_WORD_CHARS:
+            after = written.after(data)
+            if after.words > max_words or after.word_chars > MAX_WORD_CHARS:
                 break
-            yield Sampled(token, data, float(probs[token]), logits, state, words, word_chars)
-            words, word_chars = words_after, word_chars_after
+            yield Sampled(token, data, float(probs[token]), logits, state, written)
+            written = after
             logits, state = self.step(token, state)
 
+    def blocked(self, written: Written, min_words: int) -> torch.Tensor:
+        """The token ids that may not come next: the end token while fewer than `min_words` words are out,
+        and any token that would repeat the symbol at the end of the text more than MAX_SYMBOL_RUN times."""
+        ids = [EOS] if written.words < min_words else []
+        if written.repeats:
+            ids += self._leading_runs().get((written.symbol, MAX_SYMBOL_RUN + 1 - written.repeats), [])
+        return torch.tensor(ids, dtype=torch.long)
+
+    @functools.cache
+    def _leading_runs(self) -> dict[tuple[int, int], list[int]]:
+        """(symbol byte, n) -> the tokens that start with at least n copies of that symbol."""
+        runs: dict[tuple[int, int], list[int]] = {}
+        for token, data in enumerate(self.tokenizer.tokens):
+            if data and is_symbol(data[0]):
+                count = len(data) - len(data.lstrip(data[:1]))
+                for n in range(1, count + 1):
+                    runs.setdefault((data[0], n), []).append(token)
+        return runs
 
 @dataclass(frozen=True)
 class Sampled:
@@ -159,10 +177,41 @@ class Sampled:
     token: int
     data: bytes  # what it writes (the end token: a new line)
     prob: float  # its probability in the distribution it was drawn from (after temperature, top-k, top-p)
-    logits: torch.Tensor  # the model's logits at this position (the end token masked while min_words holds it)
+    logits: torch.Tensor  # the model's logits at this position, the blocked tokens (JokeLSTM.blocked) masked
     before: tuple[torch.Tensor, torch.Tensor]  # the LSTM state before it
-    words: int  # words written before it
-    word_chars: int  # characters of the word it continues (0: it starts one)
+    written: Written  # the text before it, as the bounds count it
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the text written so far means for generation's bounds: its words, the characters of the word
+    being written (0 after white space), and the symbol byte repeated at its end with how many times."""
+
+    words: int = 0
+    word_chars: int = 0
+    symbol: int = 0
+    repeats: int = 0
+
+    @classmethod
+    def prompt(cls, prompt: str) -> Written:
+        """Before the first sampled token: no words yet (a prompt that ends inside a word is continued, its
+        typed part not counted against MAX_WORD_CHARS), and the symbol run the prompt ends with."""
+        data = to_bytes(prompt)
+        tail = data[len(data.rstrip(data[-1:])):] if data and is_symbol(data[-1]) else b""
+        return cls(0, int(bool(prompt) and not prompt[-1].isspace()), tail[0] if tail else 0, len(tail))
+
+    def after(self, data: bytes) -> Written:
+        """The counts once `data` (UTF-8) is written too."""
+        words, word_chars = count_words(data, self.words, self.word_chars)
+        symbol, repeats = self.symbol, self.repeats
+        for byte in data:
+            symbol, repeats = ((byte, repeats + 1 if byte == symbol else 1) if is_symbol(byte) else (0, 0))
+        return Written(words, word_chars, symbol, repeats)
+
+
+def is_symbol(byte: int) -> bool:
+    """An ASCII character that is neither a letter, a digit nor white space."""
+    return byte < 128 and not chr(byte).isalnum() and not chr(byte).isspace()
 
 
 def decoded(steps: Iterator[Sampled]) -> Iterator[str]:

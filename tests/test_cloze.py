@@ -12,7 +12,7 @@ from src import data
 from src.blanks import JokeBiLSTM, framed_batch
 from src.cloze import (Blank, blanked, cloze_accuracy, fill_bidirectional, fill_blank, fill_left, fill_rescore,
                        joke_blanks, parse_blank, word_candidates, word_of)
-from src.jokes import MAX_WORD_CHARS, JokeLSTM
+from src.jokes import MAX_WORD_CHARS, JokeLSTM, Written
 from src.recipes import JokeRecipe
 from src.tokenizer import EOS, build_vocab
 from src.train_blanks import train_blanks
@@ -234,3 +234,17 @@ def test_generation_stops_before_a_word_over_the_limit(tiny_lm, vocab):
 
 def test_the_shipped_bilstm_shares_joke_lstms_tokenizer(bilstm, joke_model):
     assert bilstm.tokenizer.tokens == joke_model.tokenizer.tokens
+
+
+def test_generation_never_repeats_a_symbol_five_times(vocab):
+    """An LM doctored to write '.' forever writes four, then something else; a prompt's own run counts."""
+    lm = JokeLSTM(vocab, embed_dim=8, hidden_size=12).eval()
+    with torch.no_grad():
+        lm.head.bias.fill_(-50.0)
+        lm.head.bias[lm.tokenizer.ids[b"."]] = 50.0
+        lm.head.bias[lm.tokenizer.ids[b"!"]] = 40.0
+    # four dots, then its second choice once, then dots again (until the word reaches MAX_WORD_CHARS)
+    assert "".join(lm.generate("Wait", temperature=0, max_words=3)) == ("....!" * 6)[:MAX_WORD_CHARS - 1]
+    assert "".join(lm.generate("Wait...", temperature=0, max_words=3)).startswith(".!....!")
+    assert Written.prompt("Hm!!").symbol == ord("!") and Written.prompt("Hm!!").repeats == 2
+    assert Written.prompt("").repeats == 0 and Written.prompt("a b").word_chars == 1

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from src.cells import FEATURES, activations, cell_correlations
-from src.jokes import count_words, filtered_probs
+from src.jokes import Written, filtered_probs
 from src.predict import rank_bucket, token_records
 from src.ui import Models
 from src.ui.generate_tab import MIN_WORDS, JokeWriter
@@ -31,23 +31,23 @@ def test_tokens_are_generates_text_for_the_same_seed_with_exact_probabilities(wr
         found = writer.generate_tokens(*settings, seed)
         assert found["seed"] == seed
         assert found["text"] == list(writer.generate(*settings, seed))[-1]
-        # Each probability again, from one forward pass over the whole joke, under the same filtering (the end
-        # token held back while fewer than MIN_WORDS words are out, as the app does).
+        # Each probability again, from one forward pass over the whole joke, under the same filtering and the
+        # same blocked tokens (the end token while fewer than MIN_WORDS words are out, as the app asks, and
+        # symbol runs).
         start = len(joke_model.encode_joke(prompt)) - 1
         ids = joke_model.encode_joke(prompt) + [t["id"] for t in found["tokens"]]
         with torch.no_grad():
             logits = joke_model(torch.tensor([ids]))[0][0, start:]
-        words, word_chars = 0, int(bool(prompt) and not prompt[-1].isspace())
+        written = Written.prompt(prompt)
         for position, token in enumerate(found["tokens"]):
             step_logits = logits[position].clone()
-            if words < min(MIN_WORDS, max_words):
-                step_logits[0] = -float("inf")
+            step_logits[joke_model.blocked(written, min(MIN_WORDS, max_words))] = -float("inf")
             probs = filtered_probs(step_logits, temperature, top_k, top_p)
             assert token["probability"] == pytest.approx(float(probs[token["id"]]), abs=1e-5), (seed, position)
             model = step_logits.softmax(-1)
             assert token["rank"] == int((model > model[token["id"]]).sum()) + 1
             assert [a["id"] for a in token["alternatives"]] == model.topk(5).indices.tolist()
-            words, word_chars = count_words(joke_model.tokenizer.token_bytes(token["id"]), words, word_chars)
+            written = written.after(joke_model.tokenizer.token_bytes(token["id"]))
 
 
 def test_a_branch_costs_no_steps_on_the_tokens_before_it(writer, joke_model, monkeypatch):
