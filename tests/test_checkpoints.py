@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from src import data
-from src.hub import MODELS, bundled_folder
+from src.hub import MODELS, bundled_folder, checkpoints_dir
+from src.cells import cell_correlations, load_cells
 from src.cloze import cloze_accuracy, fill_bidirectional, joke_blanks
 from src.evaluate import bits_per_char, blank_bits_per_char, digit_accuracy
 from src.jokes import MAX_WORD_CHARS
@@ -82,3 +83,14 @@ def test_the_blank_filler_matches_its_metrics_and_shares_the_lms_split(joke_mode
     assert top5 == pytest.approx(bilstm.metrics["test_top5"], abs=1e-4)
     assert blank_bits_per_char(bilstm, test) == pytest.approx(bilstm.metrics["test_bpc"], abs=1e-3)
     assert bilstm.metrics["init"]["folder"] == "checkpoints/joke-lstm"
+
+
+@pytest.mark.data
+def test_the_shipped_cell_ranking_is_joke_lstms_on_the_validation_jokes(joke_model):
+    shipped = load_cells(checkpoints_dir())
+    again = cell_correlations(joke_model, data.clean_jokes("val"))
+    assert set(shipped) == set(again)
+    for feature, cells in shipped.items():  # the same top cell, and the same correlations to 0.01
+        assert cells[0][0] == again[feature][0][0] and cells[0][1] == pytest.approx(again[feature][0][1], abs=0.01)
+    strong = {unit for cells in shipped.values() for unit, r in cells if abs(r) >= 0.5}
+    assert len(strong) >= 3, shipped
