@@ -16,6 +16,8 @@ Measures the checkpoints in checkpoints/ (or in $LSTM_DEMO_CHECKPOINTS when set)
 - generation, in process: time to the first complete word and words/s for 5- and 50-word prompts with
   the carried LSTM state (JokeLSTM.generate), beside re-feeding a prompt-length window from a zero state
   at every step (bench/refeed.py), and the time for 400 words over the time for 100 words.
+- branching (bench.look_inside): a branch 10 tokens before the end of a 200-token text against writing
+  the text anew.
 - models: MNIST test accuracy of both digit models, bits per character on the 162 held-out jokes,
   parameter counts, checkpoint folder sizes, and the app server's resident memory after the load test.
 
@@ -43,6 +45,7 @@ import torch
 
 from bench.common import (APP, BARE_APP, LoadResult, Server, classify, digit_files, run_load, server_env,
                           start_app)
+from bench.look_inside import branching
 from bench.refeed import refeed_generate
 from src.data import clean_jokes, mnist_tensors
 from src.evaluate import bits_per_char, count_parameters, digit_accuracy
@@ -69,10 +72,11 @@ class Settings:
     ratio_words: tuple[int, int]  # the two lengths whose times are compared
     mnist_images: int | None  # None = the whole test set
     test_jokes: int | None  # None = all 162
+    branch_tokens: int  # the text a branch is cut from
 
 
-FULL = Settings(3, {1: 40, 8: 12, 32: 6}, 200, 40, (100, 400), None, None)
-QUICK = Settings(1, {1: 3, 8: 1, 32: 1}, 20, 5, (10, 40), 1000, 10)
+FULL = Settings(3, {1: 40, 8: 12, 32: 6}, 200, 40, (100, 400), None, None, 200)
+QUICK = Settings(1, {1: 3, 8: 1, 32: 1}, 20, 5, (10, 40), 1000, 10, 30)
 
 
 def machine() -> dict:
@@ -181,6 +185,7 @@ def measure_generation(settings: Settings) -> dict:
         "carried_over_refeed_50": out["carried"][50]["words_per_s"] / out["refeed"][50]["words_per_s"],
         "time_long_over_short": out["length"][long]["seconds"] / out["length"][short]["seconds"],
     }
+    out["branching"] = branching(settings.branch_tokens)
     return out
 
 
@@ -243,6 +248,10 @@ def table(results: dict) -> str:
     short, long = g["length"]
     rows.append((f"time for {long} ÷ {short} words (carried state)", f"{ratios['time_long_over_short']:.2f}",
                  f"{int(long) / int(short):.2f} if linear", ""))
+    b = g["branching"]
+    rows.append((f"a branch 10 tokens before the end of a {b['lengths'][0]}-token text",
+                 f"{b['branch_s'] * 1000:.1f} ms", f"{b['anew_s'] * 1000:.1f} ms written anew",
+                 f"{b['anew_s'] / b['branch_s']:.1f}× faster (bench.look_inside)"))
     for name in ("digit-lstm", "digit-bilstm"):
         x = models[name]
         rows.append((f"{name} MNIST test accuracy", f"{x['test_accuracy']:.2%}", "", f"{x['test_images']:,} images"))
