@@ -127,24 +127,31 @@ def word_of(tokenizer: Tokenizer, token: int) -> str:
     return tokenizer.token_bytes(token).decode("utf-8").strip()
 
 
-def fill_blank(lm: JokeLSTM, bi: JokeBiLSTM, text: str, top: int = 5, k: int = RESCORE_K
-               ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float]]:
-    """The blank of `text` filled all three ways, plus each half of the Bi-LSTM alone: per method its
-    `top` words with probabilities, and per model pass the milliseconds it took."""
-    lm_blank, bi_blank = parse_blank(text, lm.tokenizer), parse_blank(text, bi.tokenizer)
+def fill_every_way(lm: JokeLSTM, bi: JokeBiLSTM, lm_blank: Blank, bi_blank: Blank, top: int = 5,
+                   k: int = RESCORE_K) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
+    """A blank (as each model's tokenizer cuts it) filled all three ways, plus each half of the Bi-LSTM
+    alone: per method its `top` token ids with probabilities, and per method the milliseconds it took (the
+    halves come from the Bi-LSTM's pass)."""
     ms, found = {}, {}
     for name, run in (("lstm_left", lambda: fill_left(lm, lm_blank, top)),
                       ("lstm_rescoring", lambda: fill_rescore(lm, lm_blank, top, k)),
                       ("bilstm", lambda: fill_bidirectional(bi, bi_blank, top))):
         start = time.perf_counter()
         found[name] = run()
-        ms[name] = round((time.perf_counter() - start) * 1000, 2)
+        ms[name] = (time.perf_counter() - start) * 1000
     halves = found.pop("bilstm")
     found.update({"bilstm": halves["both"], "bilstm_forward_half": halves["forward"],
                   "bilstm_backward_half": halves["backward"]})
+    return found, ms
+
+
+def fill_blank(lm: JokeLSTM, bi: JokeBiLSTM, text: str, top: int = 5, k: int = RESCORE_K
+               ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float]]:
+    """The blank of `text` filled every way (fill_every_way), as words, with the milliseconds rounded."""
+    found, ms = fill_every_way(lm, bi, parse_blank(text, lm.tokenizer), parse_blank(text, bi.tokenizer), top, k)
     model_of = {name: bi if name.startswith("bilstm") else lm for name in found}
     words = {name: [(word_of(model_of[name].tokenizer, t), p) for t, p in ranking] for name, ranking in found.items()}
-    return words, ms
+    return words, {name: round(value, 2) for name, value in ms.items()}
 
 
 def blanked(joke: str, tokenizer: Tokenizer, rng: random.Random) -> tuple[str, str] | None:

@@ -3,7 +3,6 @@ streaming in parallel lanes, each with its mean log-probability per token under 
 Keras char-LSTM example prints several temperatures; handlers, layout and events."""
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import gradio as gr
@@ -43,6 +42,7 @@ class TemperatureLanes:
         model = self.models.get("joke-lstm")
         runs = [model.sample(prompt, **{**settings, "temperature": t}, seed=seed) for t in values]
         steps: list[list] = [[] for _ in values]
+        logps: list[list[float]] = [[] for _ in values]  # each token's log-probability, computed once
         live = set(range(len(values)))
         while live:
             for lane in sorted(live):
@@ -51,16 +51,17 @@ class TemperatureLanes:
                     live.discard(lane)
                 else:
                     steps[lane].append(step)
-            yield self._shown(prompt, values, steps, seed)
+                    logps[lane].append(float(step.logits.log_softmax(-1)[step.token]))
+            yield self._shown(prompt, values, steps, logps, seed)
 
     @staticmethod
-    def _shown(prompt: str, values: list[float], steps: list[list], seed: int) -> tuple:
+    def _shown(prompt: str, values: list[float], steps: list[list], logps: list[list[float]], seed: int) -> tuple:
         lanes = []
         for lane in range(LANES):
             if lane >= len(values):
                 lanes.append(gr.update(visible=False, value=""))
                 continue
-            logp = [math.log(max(s.logits.softmax(-1)[s.token].item(), 1e-45)) for s in steps[lane]]
+            logp = logps[lane]
             mean = f"{sum(logp) / len(logp):.2f}" if logp else "-"
             lanes.append(gr.update(visible=True, value=prompt + "".join(decoded(iter(steps[lane]))),
                                    label=f"T = {values[lane]:g}: mean log-probability per token {mean}"))
