@@ -123,8 +123,9 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
     with gr.Row():
         for reader in READERS:
             with gr.Column(min_width=160):
-                views.append(gr.Image(label=reader, height=112, width=112, interactive=False, buttons=[],
-                                      elem_classes="pixel-view"))
+                # No label chip on the picture: it would cover the top rows, the ones read first.
+                views.append(gr.Image(label=reader, show_label=False, height=112, width=112, interactive=False,
+                                      buttons=[], elem_classes="pixel-view"))
                 views.append(gr.Label(num_top_classes=3, label=f"{reader} after t rows"))
     decisions = gr.Markdown(elem_id=f"{prefix}-decision-rows")
     with gr.Row():
