@@ -357,3 +357,26 @@ def test_the_row_scrubber_and_saliency_follow_a_gallery_digit(page: Page):
     erase.fill("10")
     erase.press("Enter")
     expect(page.locator("#compare-erased-said")).to_contain_text("Without row 10:")
+
+
+def test_the_sketch_tabs_row_by_row_fills_when_opened_and_follows_the_canvas(page: Page):
+    """The section is computed only while open: opened after a drawing it shows that drawing, and while open
+    it follows each new drawing and a clear; closed and opened again it shows the latest drawing."""
+    panel = open_tab(page, "Sketch")
+    section = page.get_by_text("Row by row: how the LSTM and the Bi-LSTM read it")
+    decisions = page.locator("#sketch-decision-rows")
+    lstm_belief = top_class(panel.get_by_test_id("label").filter(has_text="LSTM after t rows").first)
+    for opened_after, drawn_while_open in (("1", "0"), ("0", "1")):
+        draw(page, panel, opened_after)
+        expect(top_class(panel)).to_have_text(opened_after)
+        section.click()  # open
+        expect(decisions).to_contain_text("Decision row")
+        expect(lstm_belief).to_have_text(opened_after)
+        expect(page.locator("#sketch-row-saliency .mark-rect path")).to_have_count(56)
+        panel.get_by_role("button", name="Clear", exact=True).click()
+        expect(decisions).not_to_contain_text("Decision row")
+        draw(page, panel, drawn_while_open)
+        expect(lstm_belief).to_have_text(drawn_while_open)
+        section.click()  # close
+        panel.get_by_role("button", name="Clear", exact=True).click()
+        expect(top_class(predictions(panel))).to_have_count(0)

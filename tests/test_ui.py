@@ -88,7 +88,7 @@ def test_classify_a_file_and_refuse_what_is_not_a_picture(models, tmp_path):
 
 
 def test_an_empty_canvas_shows_the_hint(models):
-    assert DigitReader(models).read_sketch(None) == (None, None, DRAW_HINT)
+    assert DigitReader(models).read_sketch(None) == (None, None, DRAW_HINT, None)
     assert Comparison(models).read_sketch(None) == (None, None, None, None, None, None, None, DRAW_HINT)
 
 
@@ -98,13 +98,14 @@ def test_the_view_is_exactly_what_the_model_read_after_stroke_normalisation(mode
     canvas = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
     ImageDraw.Draw(canvas).line([(90, 60), (210, 60), (120, 250)], fill=(0, 0, 0, 255), width=50)
     value = {"background": None, "layers": [np.asarray(canvas)], "composite": np.asarray(canvas)}
-    probs, view, hint = DigitReader(models).read_sketch(value)
+    probs, view, hint, image28 = DigitReader(models).read_sketch(value)
     seen = view[::8, ::8].astype(np.float32) / 255  # the view is the 28x28 input, each pixel drawn 8x8
     assert view.shape == (224, 224) and hint == ""
     expected = to_mnist(ink_map(np.asarray(canvas)))
     assert np.abs(seen - expected).max() <= 1 / 255  # the normalised input, not the raw fat strokes
     assert stroke_width(expected > 0.5) < stroke_width(np.asarray(canvas)[..., 3] > 0) * 20 / 250
     assert probs == predict.digit_probabilities(models.get("digit-bilstm"), expected)[0]
+    assert np.array_equal(image28, expected)  # and the row-by-row section reads the same input
 
 
 def test_a_gallery_click_compares_both_models_on_that_digit(models):

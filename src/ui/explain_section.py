@@ -100,15 +100,24 @@ class DigitExplainer:
     erased_said: gr.Markdown
 
     @property
+    def panels(self) -> list:
+        """What `fill` fills: everything the section shows."""
+        return [self.rows, *self.views, self.decisions, self.bars, self.erase_row, self.erased, self.erased_said]
+
+    @property
     def outputs(self) -> list:
-        return [self.image, self.rows, *self.views, self.decisions, self.bars, self.erase_row, self.erased,
-                self.erased_said]
+        """What `show` fills: the section's input, then its panels."""
+        return [self.image, *self.panels]
+
+    def fill(self, image28: np.ndarray | None) -> tuple:
+        """The panels for an input: all rows read, the bars, the middle row erased (both sliders back at
+        those rows)."""
+        return (ALL_ROWS, *self.handlers.scrub(image28, ALL_ROWS), self.handlers.saliency(image28),
+                ERASED_ROW, *self.handlers.erase(image28, ERASED_ROW))
 
     def show(self, image28: np.ndarray | None) -> tuple:
-        """Everything the section shows for a new input: all rows read, the bars, the middle row erased
-        (both sliders back at those rows)."""
-        return (image28, ALL_ROWS, *self.handlers.scrub(image28, ALL_ROWS), self.handlers.saliency(image28),
-                ERASED_ROW, *self.handlers.erase(image28, ERASED_ROW))
+        """A new input for the section, and its panels."""
+        return image28, *self.fill(image28)
 
 
 def explain_section(models: Models, prefix: str) -> DigitExplainer:

@@ -7,7 +7,7 @@ import numpy as np
 from src import predict
 from src.ui.explain_section import DigitExplainer, explain_section
 from src.ui.models import Models
-from src.ui.widgets import digit_input, file_to_mnist, show_input, sketch_to_mnist
+from src.ui.widgets import PRIVATE, digit_input, file_to_mnist, show_input, sketch_to_mnist
 
 
 class DigitReader:
@@ -23,9 +23,17 @@ class DigitReader:
         probs = None if image28 is None else predict.digit_probabilities(self.models.get("digit-bilstm"), image28)[0]
         return probs, *self.read_view(image28)
 
-    def read_view(self, image28: np.ndarray | None) -> tuple:
-        """The enlarged input and hint, and the row-by-row section for it."""
-        return (*show_input(image28), *(() if self.rows_section is None else self.rows_section.show(image28)))
+    @staticmethod
+    def read_view(image28: np.ndarray | None) -> tuple:
+        """The enlarged input and hint, and the input for the row-by-row section."""
+        return *show_input(image28), image28
+
+    def rows_if_open(self, image28: np.ndarray | None, is_open: bool) -> tuple:
+        """The row-by-row section for a new input, only while its accordion is open (it costs two saliency
+        passes; a stroke with the section closed should cost the prediction alone)."""
+        if not is_open:
+            return tuple(gr.skip() for _ in self.rows_section.panels)
+        return self.rows_section.fill(image28)
 
     def classify(self, image: str) -> dict[str, float]:
         """Read the handwritten digit (0-9) in a picture with the Bi-LSTM.
@@ -47,7 +55,12 @@ def sketch_tab(models: Models) -> None:
                 digit = digit_input("sketch-pad", "…or upload a picture of a digit", view_side=224)
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
-        with gr.Accordion("Row by row: how the LSTM and the Bi-LSTM read it", open=False):
-            reader.rows_section = explain_section(models, "sketch")
-    digit.listen([label], [*digit.shown, *reader.rows_section.outputs], reader.read_sketch, reader.classify, "classify",
-                 reader.read_view)
+        rows_open = gr.State(False)
+        with gr.Accordion("Row by row: how the LSTM and the Bi-LSTM read it", open=False) as rows_box:
+            reader.rows_section = section = explain_section(models, "sketch")
+    for event in digit.listen([label], [*digit.shown, section.image], reader.read_sketch, reader.classify,
+                              "classify", reader.read_view):
+        event.then(reader.rows_if_open, [section.image, rows_open], section.panels, **PRIVATE)
+    rows_box.expand(lambda image28: (True, *reader.rows_if_open(image28, True)), [section.image],
+                    [rows_open, *section.panels], **PRIVATE)
+    rows_box.collapse(lambda: False, None, rows_open, **PRIVATE)

@@ -70,16 +70,19 @@ class DigitInput:
         return [self.view, self.hint]
 
     def listen(self, results: list, views: list, read_sketch: Callable, read_file: Callable, api_name: str,
-               read_view: Callable) -> None:
+               read_view: Callable) -> list:
         """The column's events. `read_sketch(value)` fills results + views live from the canvas (and clears
         them for None); the upload is the public endpoint `api_name`, `read_file(path)` -> results, and once
-        it has accepted the file, `read_view(image28)` -> views for the page. `views` ends with `shown`."""
+        it has accepted the file, `read_view(image28)` -> views for the page. `views` ends with `shown`.
+        Returns the events that fill `views`, for a tab to follow with its own (`.then`)."""
         everything = [*results, *views]
-        self.sketchpad.change(read_sketch, [self.sketchpad], everything, **PRIVATE, concurrency_limit=4)
-        self.clear.click(lambda: read_sketch(None), None, everything, js=clear_js(self.sketchpad_id),
-                         api_visibility="private", queue=False)
-        self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8).success(
-            lambda path: read_view(uploaded(path)), [self.upload], views, api_visibility="private")
+        return [
+            self.sketchpad.change(read_sketch, [self.sketchpad], everything, **PRIVATE, concurrency_limit=4),
+            self.clear.click(lambda: read_sketch(None), None, everything, js=clear_js(self.sketchpad_id),
+                             api_visibility="private", queue=False),
+            self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8).success(
+                lambda path: read_view(uploaded(path)), [self.upload], views, api_visibility="private"),
+        ]
 
 
 def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitInput:
