@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import torch
 
-from src.jokes import JokeLSTM, sample_token
+from src.jokes import JokeLSTM
+from src.sampling import sample_token
 from src.tokenizer import EOS
 
 

@@ -7,27 +7,18 @@ and the end of a joke.
 """
 from __future__ import annotations
 
-import codecs
 import functools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from src.checkpoint import HubCheckpoint
-from src.tokenizer import EOS, Tokenizer, to_bytes
-
-# Bounds that hold whatever the model writes: tokens per requested word before generation gives up on
-# reaching max_words, and the characters one word may have (a "word" that never ends stops the joke).
-MAX_TOKENS_PER_WORD = 16
-MAX_WORD_CHARS = 30
-# A symbol ('.', '!', '*', '_' ...) written this many times in a row is not written once more: "....." and
-# "!!!!!" are never written (filtering them from the corpus is not enough, "..." followed by ".." is one).
-MAX_SYMBOL_RUN = 4
-
+from src.sampling import (MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, Sampled, Written, check_sampling,
+                          decoded, draw, filtered_probs, is_symbol)
+from src.tokenizer import EOS, Tokenizer
 
 class JokeLSTM(
     nn.Module,
@@ -169,115 +160,3 @@ class JokeLSTM(
                 for n in range(1, count + 1):
                     runs.setdefault((data[0], n), []).append(token)
         return runs
-
-@dataclass(frozen=True)
-class Sampled:
-    """One sampled token and what the model knew when it was drawn: enough to show it and to branch there."""
-
-    token: int
-    data: bytes  # what it writes (the end token: a new line)
-    prob: float  # its probability in the distribution it was drawn from (after temperature, top-k, top-p)
-    logits: torch.Tensor  # the model's logits at this position, the blocked tokens (JokeLSTM.blocked) masked
-    before: tuple[torch.Tensor, torch.Tensor]  # the LSTM state before it
-    written: Written  # the text before it, as the bounds count it
-
-
-@dataclass(frozen=True)
-class Written:
-    """What the text written so far means for generation's bounds: its words, the characters of the word
-    being written (0 after white space), and the symbol byte repeated at its end with how many times."""
-
-    words: int = 0
-    word_chars: int = 0
-    symbol: int = 0
-    repeats: int = 0
-
-    @classmethod
-    def prompt(cls, prompt: str) -> Written:
-        """Before the first sampled token: no words yet (a prompt that ends inside a word is continued, its
-        typed part not counted against MAX_WORD_CHARS), and the symbol run the prompt ends with."""
-        data = to_bytes(prompt)
-        tail = data[len(data.rstrip(data[-1:])):] if data and is_symbol(data[-1]) else b""
-        return cls(0, int(bool(prompt) and not prompt[-1].isspace()), tail[0] if tail else 0, len(tail))
-
-    def after(self, data: bytes) -> Written:
-        """The counts once `data` (UTF-8) is written too."""
-        words, word_chars = count_words(data, self.words, self.word_chars)
-        symbol, repeats = self.symbol, self.repeats
-        for byte in data:
-            symbol, repeats = ((byte, repeats + 1 if byte == symbol else 1) if is_symbol(byte) else (0, 0))
-        return Written(words, word_chars, symbol, repeats)
-
-
-def is_symbol(byte: int) -> bool:
-    """An ASCII character that is neither a letter, a digit nor white space."""
-    return byte < 128 and not chr(byte).isalnum() and not chr(byte).isspace()
-
-
-def decoded(steps: Iterator[Sampled]) -> Iterator[str]:
-    """Sampled tokens as text pieces (UTF-8 characters split across tokens come out whole)."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    for step in steps:
-        piece = decoder.decode(step.data)
-        if piece:
-            yield piece
-    tail = decoder.decode(b"", final=True)
-    if tail:
-        yield tail
-
-def count_words(data: bytes, words: int, word_chars: int) -> tuple[int, int]:
-    """Word count and the characters of the word being written (0 after whitespace) after appending
-    UTF-8 `data`; words are runs of non-whitespace."""
-    for byte in data:
-        if byte < 128 and chr(byte).isspace():  # bytes >= 128 are parts of characters
-            word_chars = 0
-            continue
-        if word_chars == 0:
-            words += 1
-        word_chars += byte & 0xC0 != 0x80  # a continuation byte adds no character
-    return words, word_chars
-
-
-def check_sampling(temperature: float, top_k: int, top_p: float, max_words: int) -> None:
-    """Raise ValueError with a plain message for sampling settings outside their ranges."""
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0, got {temperature}")
-    if top_k < 0:
-        raise ValueError(f"top_k must be >= 0 (0 means no top-k filtering), got {top_k}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] (1 means no nucleus filtering), got {top_p}")
-    if max_words < 1:
-        raise ValueError(f"max_words must be >= 1, got {max_words}")
-
-
-def filtered_probs(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0
-                   ) -> torch.Tensor:
-    """Sampling distribution after temperature, top-k and top-p (nucleus) filtering; temperature 0 is
-    one-hot on the argmax."""
-    if temperature == 0:
-        return F.one_hot(logits.argmax(), logits.numel()).float()
-    logits = logits / temperature
-    if 0 < top_k < logits.numel():
-        kth = torch.topk(logits, top_k).values[-1]
-        logits = logits.masked_fill(logits < kth, -math.inf)
-    probs = logits.softmax(-1)
-    if top_p < 1.0:
-        sorted_probs, order = probs.sort(descending=True)
-        # Keep the smallest prefix whose mass reaches top_p (the top token always survives).
-        drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
-        probs = probs.scatter(0, order, sorted_probs.masked_fill(drop, 0.0))
-        probs = probs / probs.sum()
-    return probs
-
-
-def sample_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
-                 generator: torch.Generator) -> int:
-    """Draw one token id from the filtered distribution."""
-    return draw(filtered_probs(logits, temperature, top_k, top_p), temperature, generator)
-
-
-def draw(probs: torch.Tensor, temperature: float, generator: torch.Generator) -> int:
-    """One token id from a filtered distribution (its argmax at temperature 0)."""
-    if temperature == 0:
-        return int(probs.argmax())
-    return int(torch.multinomial(probs, 1, generator=generator))

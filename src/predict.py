@@ -8,7 +8,8 @@ import pandas as pd
 import torch
 
 from src.digits import DigitRNN
-from src.jokes import JokeLSTM, Sampled, filtered_probs
+from src.jokes import JokeLSTM
+from src.sampling import Sampled, filtered_probs
 from src.tokenizer import EOS
 
 DIGITS = [str(d) for d in range(10)]

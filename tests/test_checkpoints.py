@@ -12,7 +12,7 @@ from src.hub import MODELS, bundled_folder, checkpoints_dir
 from src.cells import cell_correlations, load_cells
 from src.cloze import cloze_accuracy, fill_bidirectional, joke_blanks
 from src.evaluate import bits_per_char, blank_bits_per_char, digit_accuracy
-from src.jokes import MAX_WORD_CHARS
+from src.sampling import MAX_WORD_CHARS
 from tests.checkpoint_fixtures import load_bundled
 
 

@@ -12,7 +12,8 @@ from src import data
 from src.blanks import JokeBiLSTM, framed_batch
 from src.cloze import (Blank, blanked, cloze_accuracy, fill_bidirectional, fill_blank, fill_left, fill_rescore,
                        joke_blanks, parse_blank, word_candidates, word_of)
-from src.jokes import MAX_WORD_CHARS, JokeLSTM, Written
+from src.jokes import JokeLSTM
+from src.sampling import MAX_WORD_CHARS, Written
 from src.recipes import JokeRecipe
 from src.tokenizer import EOS, build_vocab
 from src.train_blanks import train_blanks

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from src.cells import FEATURES, activations, cell_correlations
-from src.jokes import Written, filtered_probs
+from src.sampling import Written, filtered_probs
 from src.predict import rank_bucket, token_records
 from src.ui import Models
 from src.ui.generate_tab import MIN_WORDS, JokeWriter

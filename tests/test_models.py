@@ -13,7 +13,8 @@ from src import data
 from src.digits import DigitRNN
 from src.examples import disagreements, load_gallery
 from src.hub import load_folder
-from src.jokes import JokeLSTM, check_sampling, filtered_probs
+from src.jokes import JokeLSTM
+from src.sampling import check_sampling, filtered_probs
 from src.recipes import RECIPES, DigitRecipe, JokeRecipe, as_record
 from src.tokenizer import EOS, build_vocab
 from src.train import main as train_main

@@ -11,7 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from src import predict
-from src.jokes import decoded
+from src.sampling import decoded
 from src.limits import LIMITS, MAX_PROMPT_CHARS, checked, checked_prompt, pick_seed
 from src.streaming import paced, thinned, word_by_word
 from src.ui.models import Models, refusing

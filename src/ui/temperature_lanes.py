@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from src.jokes import decoded
+from src.sampling import decoded
 from src.limits import checked
 from src.ui.models import Models, refusing
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from src import predict
-from src.jokes import Sampled, decoded
+from src.sampling import Sampled, decoded
 from src.ui.models import Models, refusal
 from src.ui.widgets import PRIVATE
 
