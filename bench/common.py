@@ -63,10 +63,26 @@ def compare(client: Client, image: Path) -> tuple:
     return client.predict(handle_file(str(image)), api_name="/compare")
 
 
+def explain_digit(client: Client, image: Path) -> dict:
+    """/explain_digit one image file; returns the readers' beliefs and both models' row saliency."""
+    return client.predict(handle_file(str(image)), api_name="/explain_digit")
+
+
 def generate(client: Client, prompt: str, temperature: float = 0.8, top_k: float = 0, top_p: float = 0.95,
              max_words: float = 5, seed: float | None = 0) -> str:
     """/generate (streamed by the server); returns the final text."""
     return client.predict(prompt, temperature, top_k, top_p, max_words, seed, api_name="/generate")
+
+
+def generate_tokens(client: Client, prompt: str, temperature: float = 0.8, top_k: float = 0, top_p: float = 0.95,
+                    max_words: float = 5, seed: float | None = 0) -> dict:
+    """/generate_tokens; returns the text, the seed and each token's record."""
+    return client.predict(prompt, temperature, top_k, top_p, max_words, seed, api_name="/generate_tokens")
+
+
+def fill_blank(client: Client, text: str) -> tuple:
+    """/fill_blank one text with a ___; returns the three rankings and the halves (with timings)."""
+    return client.predict(text, api_name="/fill_blank")
 
 
 # ---- images ------------------------------------------------------------------------------------

@@ -5,15 +5,16 @@
     python -m bench.harness --parts inputs faults             # skip the load run
 
 Parts:
-- load: `--clients` threads (a gradio_client.Client each) mix /classify, /compare and /generate (5 words)
-  for `--seconds`; every failure counts.
+- load: `--clients` threads (a gradio_client.Client each) mix the six public endpoints (/classify, /compare,
+  /explain_digit, /generate and /generate_tokens of 5 words, /fill_blank) for `--seconds`; every failure counts.
 - inputs: bad input through the API. Fixed cases (blank canvas, files that are not images, a truncated
   PNG, huge and decompression-bomb PNGs, a 20,000-character prompt, out-of-range sampling settings, NaN
-  sent as raw JSON) and hypothesis-generated ones (random prompts and settings, random small images).
+  sent as raw JSON, texts /fill_blank refuses) and hypothesis-generated ones (random prompts and settings,
+  random small images).
   Each request must succeed or fail with an AppError a person can read (not gradio's generic "The
   upstream Gradio app has raised an exception"), and the server must answer a normal /classify after it.
 - faults, each in its own app process: a truncated model.safetensors (digit-bilstm), a missing one
-  (joke-lstm), and an unreachable Hub (HF_ENDPOINT at a loopback port that accepts and never answers,
+  (joke-lstm, then joke-bilstm), and an unreachable Hub (HF_ENDPOINT at a loopback port that accepts and never answers,
   with an empty HF cache and no HF_HUB_OFFLINE). The app must start, log the broken file by name, answer
   the affected endpoints with "The <model> model is unavailable: ..." and keep the others working; with
   no Hub it must start within `--hub-slack` seconds of an offline start and serve the bundled copies.
@@ -47,10 +48,25 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image
 
 from bench.common import (APP, GENERIC_ERROR, ROOT, Server, classify, compare, connect, digit_files, digit_image,
-                          generate, run_load, save_png, server_env, start_app)
-from src.hub import bundled_folder
+                          explain_digit, fill_blank, generate, generate_tokens, run_load, save_png, server_env,
+                          start_app)
+from src.hub import MODELS, bundled_folder
 
-ENDPOINTS = ("classify", "compare", "generate")
+ENDPOINTS = ("classify", "compare", "explain_digit", "generate", "generate_tokens", "fill_blank")
+# Which models each endpoint needs: it must say "The <model> model is unavailable" when one of them is broken.
+NEEDS = {"classify": {"digit-bilstm"}, "compare": {"digit-bilstm", "digit-lstm"},
+         "explain_digit": {"digit-bilstm", "digit-lstm"}, "generate": {"joke-lstm"},
+         "generate_tokens": {"joke-lstm"}, "fill_blank": {"joke-lstm", "joke-bilstm"}}
+BLANK_TEXT = "Why did the ___ cross the road?"
+
+
+def calls(image: Path, prompt: str = "Knock knock ", seed: int = 0) -> dict[str, Callable[[Client], Any]]:
+    """One good call per endpoint: the digit picture `image`, the joke `prompt` (5 words), BLANK_TEXT."""
+    return {"classify": lambda c: classify(c, image), "compare": lambda c: compare(c, image),
+            "explain_digit": lambda c: explain_digit(c, image),
+            "generate": lambda c: generate(c, prompt, max_words=5, seed=seed),
+            "generate_tokens": lambda c: generate_tokens(c, prompt, max_words=5, seed=seed),
+            "fill_blank": lambda c: fill_blank(c, BLANK_TEXT)}
 Attempt = Callable[[Callable[[], Any]], tuple[bool, str]]  # runs one API call: (acceptable, what happened)
 
 
@@ -137,11 +153,7 @@ def load_part(server: Server, work: Path, clients: int, seconds: float) -> list[
 
     def plan(i: int, k: int):
         endpoint = ENDPOINTS[(i + k) % len(ENDPOINTS)]
-        if endpoint == "classify":
-            return endpoint, lambda client: classify(client, images[i])
-        if endpoint == "compare":
-            return endpoint, lambda client: compare(client, images[i])
-        return endpoint, lambda client: generate(client, f"Why did the {i} ", max_words=5, seed=k)
+        return endpoint, calls(images[i], f"Why did the {i} ", seed=k)[endpoint]
 
     print(f"load: {clients} clients for {seconds:g} s…", flush=True)
     result = run_load(server.url, clients, plan, seconds=seconds)
@@ -193,6 +205,7 @@ def fixed_cases(url: str, files: dict[str, Path]) -> dict[str, Callable[[Client]
     for name, path in files.items():
         cases[f"/classify {name}"] = lambda client, path=path: classify(client, path)
         cases[f"/compare {name}"] = lambda client, path=path: compare(client, path)
+        cases[f"/explain_digit {name}"] = lambda client, path=path: explain_digit(client, path)
     prompts = {"empty prompt": "", "20,000-character prompt": "ha " * 6667,
                "control characters": "\x00\x01\x1b[31m\r\n\t\x7f",
                "emoji and RTL": "🐔🦆 ‮why did the"}
@@ -206,6 +219,13 @@ def fixed_cases(url: str, files: dict[str, Path]) -> dict[str, Callable[[Client]
                       "seed -1": dict(seed=-1), "temperature None": dict(temperature=None)}
     for name, kwargs in settings_cases.items():
         cases[f"/generate {name}"] = lambda client, kwargs=kwargs: generate(client, "Knock knock ", **kwargs)
+        cases[f"/generate_tokens {name}"] = lambda client, kwargs=kwargs: generate_tokens(client, "Hi ", **kwargs)
+    texts = {"no blank": "Why did the chicken cross the road?", "two blanks": "Why did the ___ cross the ___?",
+             "only a blank": "___", "half a word blanked": "Why did the chick___ cross?",
+             "20,000 characters": "ha " * 6666 + "___", "empty text": "", "control characters": "\x00___\x1b[31m",
+             "emoji and RTL": "🐔 ‮why did the ___ cross"}
+    for name, text in texts.items():
+        cases[f"/fill_blank {name}"] = lambda client, text=text: fill_blank(client, text)
     raw = {  # (prompt, temperature, top_k, top_p, max_words, seed) as JSON that gradio_client cannot send
         "temperature NaN": ["Hi ", math.nan, 0, 0.95, 5, 0],
         "top_k Infinity": ["Hi ", 0.8, math.inf, 0.95, 5, 0],
@@ -343,21 +363,18 @@ class BlackHole:
 
 
 def copy_checkpoints(target: Path) -> Path:
-    for name in ("digit-bilstm", "digit-lstm", "joke-lstm"):
+    for name in MODELS:
         shutil.copytree(bundled_folder(name), target / name)
     return target
 
 
 def endpoint_checks(case: str, server: Server, probe: Path, broken: str | None) -> list[Check]:
     """Each endpoint of a faulty app: the ones that need `broken` must say it is unavailable; the rest work."""
-    needs = {"classify": {"digit-bilstm"}, "compare": {"digit-bilstm", "digit-lstm"}, "generate": {"joke-lstm"}}
-    calls = {"classify": lambda c: classify(c, probe), "compare": lambda c: compare(c, probe),
-             "generate": lambda c: generate(c, "Knock knock ")}
     checks = []
     with connect(server.url) as client:
-        for endpoint, call in calls.items():
+        for endpoint, call in calls(probe).items():
             ok, detail = outcome(lambda: call(client))
-            if broken in needs[endpoint]:
+            if broken in NEEDS[endpoint]:
                 passed = detail.startswith(f"AppError: The {broken} model is unavailable")
             else:
                 passed = detail.startswith("ok")
@@ -371,6 +388,7 @@ def faults_part(work: Path, hub_slack: float) -> list[Check]:
     for case, broken, damage in (
         ("truncated checkpoint", "digit-bilstm", lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])),
         ("missing checkpoint", "joke-lstm", lambda f: f.unlink()),
+        ("missing blank model", "joke-bilstm", lambda f: f.unlink()),
     ):
         print(f"faults: {case} ({broken})…", flush=True)
         folder = copy_checkpoints(work / case.replace(" ", "-"))
@@ -409,8 +427,8 @@ def faults_part(work: Path, hub_slack: float) -> list[Check]:
         checks.append(Check("Hub unreachable: app starts quickly", quick,
                             f"ready in {seconds:.1f} s (slowest offline start {baseline:.1f} s, "
                             f"slack {hub_slack:g} s); {len(hole.held)} connections to the silent Hub"))
-        checks.append(Check("Hub unreachable: serves the bundled copies", len(bundled) == 3,
-                            f"{len(bundled)} of 3 models 'loaded from bundled'"
+        checks.append(Check("Hub unreachable: serves the bundled copies", len(bundled) == len(MODELS),
+                            f"{len(bundled)} of {len(MODELS)} models 'loaded from bundled'"
                             + (f"; e.g. {short(bundled[0], 200)}" if bundled else "")))
         checks += endpoint_checks("Hub unreachable", server, probe, None)
     finally:
