@@ -11,13 +11,13 @@ import gradio as gr
 import pandas as pd
 
 from src import predict
-from src.sampling import decoded
 from src.limits import LIMITS, MAX_PROMPT_CHARS, checked, checked_prompt, pick_seed
+from src.sampling import Sampled, decoded
 from src.streaming import paced, thinned, word_by_word
 from src.ui.models import Models, refusing
 from src.ui.cell_view import cell_view
 from src.ui.temperature_lanes import temperature_lanes
-from src.ui.token_view import token_view
+from src.ui.token_view import Version, token_view
 from src.ui.widgets import PRIVATE, next_token_plot
 
 MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
@@ -91,14 +91,22 @@ class JokeWriter:
         yield from thinned(self.words(prompt, temperature, top_k, top_p, max_words, seed))
 
     def write(self, prompt: str, temperature: float, top_k: int, top_p: float, max_words: int,
-              seed: str) -> Iterator[tuple[str, str]]:
-        """The page's Generate: the joke paced for reading, and the seed it used (the box's, or a random one)."""
-        with refusing():
-            seed_used = pick_seed(seed)
+              seed: str) -> Iterator[tuple]:
+        """The page's Generate: the joke paced for reading with the seed it used (the box's, or a random one),
+        and last, the tokens it sampled as the token view's first version (sampled once, kept, not redrawn)."""
+        prompt, settings, seed_used = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
+        steps: list[Sampled] = []
+
+        def kept() -> Iterator[Sampled]:
+            for step in self.models.get("joke-lstm").sample(prompt, **settings, seed=seed_used):
+                steps.append(step)
+                yield step
+
         # The model samples a word in a few milliseconds; pacing lets people (and the browser, which draws at
         # most one update a frame) see the joke arrive word by word.
-        for text in paced(self.words(prompt, temperature, top_k, top_p, max_words, seed_used), STREAM_INTERVAL_S):
-            yield text, str(seed_used)
+        for text in paced(word_by_word(prompt, decoded(kept())), STREAM_INTERVAL_S):
+            yield text, str(seed_used), gr.skip()
+        yield gr.skip(), gr.skip(), [Version(prompt, steps, {**settings, "seed": seed_used})]
 
     def charts(self, prompt: str | None, temperature: float, top_k: int,
                top_p: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -144,7 +152,7 @@ def generate_tab(models: Models) -> None:
             with gr.Column(scale=4):
                 output = gr.Textbox(label="Joke", lines=6, elem_id="joke-output", buttons=["copy"])
                 with gr.Accordion("Look inside this joke: its tokens, and branches", open=True):
-                    tokens, token_outputs = token_view(models, writer.checked, output)
+                    tokens, token_outputs = token_view(models, output)
                 with gr.Row():
                     chart_model = next_token_plot("model", "Next token: the model (T = 1)")
                     chart_sampled = next_token_plot("sampled", "…and what sampling draws from")
@@ -160,10 +168,10 @@ def generate_tab(models: Models) -> None:
         # The API's and the page's jokes share one set of 4 slots (concurrency_id): one model does the work.
         gr.api(writer.generate, api_name="generate", concurrency_limit=4, concurrency_id="joke")
         gr.api(writer.generate_tokens, api_name="generate_tokens", concurrency_limit=4, concurrency_id="joke")
-    settings = [prompt, temperature, top_k, top_p, max_words]
-    gr.on([button.click, prompt.submit], writer.write, [*settings, seed], [output, seed_used],
-          api_visibility="private", concurrency_limit=4, concurrency_id="joke").success(
-        tokens.first, [*settings, seed_used], token_outputs, api_visibility="private")
+    written = gr.State([])  # the joke Generate wrote, as the token view's first version
+    gr.on([button.click, prompt.submit], writer.write, [prompt, temperature, top_k, top_p, max_words, seed],
+          [output, seed_used, written], api_visibility="private", concurrency_limit=4, concurrency_id="joke").success(
+        tokens.show, [written], token_outputs, api_visibility="private")
     # No triggers: on a change of any input, and on page load.
     gr.on(None, writer.charts, [prompt, temperature, top_k, top_p], [chart_model, chart_sampled, chart_caption],
           **PRIVATE)

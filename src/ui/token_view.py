@@ -2,7 +2,7 @@
 buckets), a chosen token's probability and the model's top alternatives there, and branching: write on from
 one of those alternatives with the same settings. Each token keeps the LSTM state it was drawn from, so a
 branch costs only its new tokens; a branch can be branched again, and Back returns to the version before.
-Handlers and layout; the tab wires the first version to its Generate button."""
+Handlers and layout; the tab shows the joke its Generate button wrote as the first version."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,21 +35,13 @@ class Version:
 class TokenView:
     """The handlers: show a version's tokens, a picked token's alternatives, branch, and go back."""
 
-    def __init__(self, models: Models, checked_settings):
-        self.models, self.checked = models, checked_settings
+    def __init__(self, models: Models):
+        self.models = models
 
     def highlighted(self, version: Version) -> list[tuple[str, str | None]]:
         """The prompt (uncoloured), then each token with its rank bucket."""
         records = predict.token_records(self.models.get("joke-lstm"), version.steps)
         return [(version.prompt, None)] + [(r["token"], predict.rank_bucket(r["rank"])) for r in records]
-
-    def first(self, prompt: str, temperature: float, top_k: int, top_p: float, max_words: int,
-              seed: str) -> tuple:
-        """The joke the page just wrote (same settings and seed), as the first version."""
-        prompt, settings, seed = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
-        settings = {**settings, "seed": seed}
-        version = Version(prompt, list(self.models.get("joke-lstm").sample(prompt, **settings)), settings)
-        return self.show([version])
 
     def show(self, versions: list[Version]) -> tuple:
         """The latest version: tokens, text, the versions, no token picked, Back enabled if there is one."""
@@ -85,10 +77,10 @@ class TokenView:
         return self.show(versions[:-1] if len(versions) > 1 else versions)
 
 
-def token_view(models: Models, checked_settings, joke: gr.Textbox) -> tuple[TokenView, list]:
+def token_view(models: Models, joke: gr.Textbox) -> tuple[TokenView, list]:
     """Build the view in the current layout and wire its controls; returns the handlers and the outputs
     their `show` fills (the tab's `joke` text box among them), for the tab to fill after each joke."""
-    view = TokenView(models, checked_settings)
+    view = TokenView(models)
     tokens = gr.HighlightedText(label="The joke's tokens, by the model's rank", color_map=COLORS, show_legend=True,
                                 combine_adjacent=False, elem_id="joke-tokens")
     gr.Markdown(HINT)
