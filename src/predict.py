@@ -79,6 +79,11 @@ def rank_bucket(rank: int) -> str:
     return next(name for limit, name in RANK_BUCKETS if limit is None or rank <= limit)
 
 
+def ranked_tokens(model: JokeLSTM, steps: list[Sampled]) -> list[tuple[str, str]]:
+    """Each sampled token's text with its rank bucket, as the token view colours it."""
+    return [(r["token"], rank_bucket(r["rank"])) for r in token_records(model, steps, alternatives=1)]
+
+
 def token_records(model: JokeLSTM, steps: list[Sampled], alternatives: int = 5) -> list[dict]:
     """Per sampled token: its text, its probability in the distribution it was drawn from, the model's own
     probability (T = 1) and its rank there, and the model's top alternatives at that position."""

@@ -195,8 +195,11 @@ def generate(page: Page, prompt: str) -> Locator:
 def test_generate_streams_the_joke(page: Page):
     prompt = "Why did the chicken"
     # Record every value the output box shows, frame by frame, to see the text arrive piece by piece.
-    page.locator("#joke-output textarea").evaluate("""box => { window.shown = [];
+    # ...and how many coloured tokens the token view shows, which follow the text as it streams.
+    page.locator("#joke-output textarea").evaluate("""box => { window.shown = []; window.coloured = [];
         const watch = () => { if (window.shown.at(-1) !== box.value) window.shown.push(box.value);
+                              const n = document.querySelectorAll('#joke-tokens .token').length;
+                              if (window.coloured.at(-1) !== n) window.coloured.push(n);
                               requestAnimationFrame(watch); };
         watch(); }""")
 
@@ -213,6 +216,8 @@ def test_generate_streams_the_joke(page: Page):
     for before, after in zip(shown, shown[1:]):
         assert after.startswith(before) and len(after) > len(before), shown
     expect(seed_used).to_have_value(re.compile(r"^\d+$"))
+    coloured = [n for n in page.evaluate("window.coloured") if n]
+    assert len(coloured) >= 3 and coloured == sorted(coloured), f"the tokens did not arrive with the text: {coloured}"
 
 
 def test_generate_without_a_seed_uses_a_fresh_random_seed(page: Page):

@@ -52,7 +52,7 @@ def test_tokens_are_generates_text_for_the_same_seed_with_exact_probabilities(wr
 
 def test_a_branch_costs_no_steps_on_the_tokens_before_it(writer, joke_model, monkeypatch):
     view = TokenView(Models({"joke-lstm": joke_model}))
-    versions = list(writer.write("Knock knock.", 0.8, 0, 1.0, 60, "11"))[-1][2]  # the page's Generate
+    versions = list(writer.write("Knock knock.", 0.8, 0, 1.0, 60, "11"))[-1][3]  # the page's Generate
     first = versions[0].steps
     assert len(first) > 8
     p = len(first) - 3

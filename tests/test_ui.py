@@ -61,12 +61,17 @@ def test_generate_refuses_bad_settings_with_a_message(models, args, message):
 
 def test_the_page_gets_every_word_of_the_same_joke_with_the_seed_it_used(models):
     writer = JokeWriter(models)
-    *shown, (_, _, versions) = writer.write("Knock", 0.9, 0, 1.0, 12, " 99 ")
-    assert [text for text, _, _ in shown] == list(writer.words("Knock", 0.9, 0, 1.0, 12, 99))
+    *shown, (_, _, coloured, versions) = writer.write("Knock", 0.9, 0, 1.0, 12, " 99 ")
+    assert [text for text, *_ in shown] == list(writer.words("Knock", 0.9, 0, 1.0, 12, 99))
     assert shown[-1][0] == list(writer.generate("Knock", 0.9, 0, 1.0, 12, 99))[-1]
-    assert {seed for _, seed, _ in shown} == {"99"}
-    # ...and the token view gets the tokens of that same joke, as they were sampled
+    assert {seed for _, seed, *_ in shown} == {"99"}
+    # ...the token view gets the tokens of that same joke, as they were sampled, and shows them coloured as
+    # they come: each update's are the prompt and a growing prefix of the joke's tokens
     assert versions[0].text == shown[-1][0] and versions[0].settings["seed"] == 99
+    assert coloured == [("Knock", None), *predict.ranked_tokens(models.get("joke-lstm"), versions[0].steps)]
+    sizes = [len(live) for _, _, live, _ in shown]
+    assert all(live == coloured[:len(live)] for _, _, live, _ in shown)
+    assert sizes == sorted(sizes) and 1 < sizes[0] < sizes[-1] < len(coloured)
     random_seeds = {next(writer.write("Knock", 0.9, 0, 1.0, 5, ""))[1] for _ in range(3)}
     assert len(random_seeds) > 1 and all(seed.isdigit() for seed in random_seeds)
 

@@ -92,21 +92,27 @@ class JokeWriter:
 
     def write(self, prompt: str, temperature: float, top_k: int, top_p: float, max_words: int,
               seed: str) -> Iterator[tuple]:
-        """The page's Generate: the joke paced for reading with the seed it used (the box's, or a random one),
-        and last, the tokens it sampled as the token view's first version (sampled once, kept, not redrawn)."""
+        """The page's Generate: the joke paced for reading with the seed it used (the box's, or a random one) and
+        its tokens coloured as they come; last, the tokens it sampled as the token view's first version
+        (sampled once and kept, not drawn again)."""
         prompt, settings, seed_used = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
+        model = self.models.get("joke-lstm")
         steps: list[Sampled] = []
 
         def kept() -> Iterator[Sampled]:
-            for step in self.models.get("joke-lstm").sample(prompt, **settings, seed=seed_used):
+            for step in model.sample(prompt, **settings, seed=seed_used):
                 steps.append(step)
                 yield step
 
+        coloured = [(prompt, None)]
         # The model samples a word in a few milliseconds; pacing lets people (and the browser, which draws at
         # most one update a frame) see the joke arrive word by word.
         for text in paced(word_by_word(prompt, decoded(kept())), STREAM_INTERVAL_S):
-            yield text, str(seed_used), gr.skip()
-        yield gr.skip(), gr.skip(), [Version(prompt, steps, {**settings, "seed": seed_used})]
+            # The text holds every step but the last one taken, which starts the next word.
+            coloured = [*coloured, *predict.ranked_tokens(model, steps[len(coloured) - 1:-1])]
+            yield text, str(seed_used), coloured, gr.skip()
+        coloured = [*coloured, *predict.ranked_tokens(model, steps[len(coloured) - 1:])]
+        yield gr.skip(), gr.skip(), coloured, [Version(prompt, steps, {**settings, "seed": seed_used})]
 
     def charts(self, prompt: str | None, temperature: float, top_k: int,
                top_p: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -170,7 +176,7 @@ def generate_tab(models: Models) -> None:
         gr.api(writer.generate_tokens, api_name="generate_tokens", concurrency_limit=4, concurrency_id="joke")
     written = gr.State([])  # the joke Generate wrote, as the token view's first version
     gr.on([button.click, prompt.submit], writer.write, [prompt, temperature, top_k, top_p, max_words, seed],
-          [output, seed_used, written], api_visibility="private", concurrency_limit=4, concurrency_id="joke").success(
+          [output, seed_used, token_outputs[0], written], api_visibility="private", concurrency_limit=4, concurrency_id="joke").success(
         tokens.show, [written], token_outputs, api_visibility="private")
     # No triggers: on a change of any input, and on page load.
     gr.on(None, writer.charts, [prompt, temperature, top_k, top_p], [chart_model, chart_sampled, chart_caption],

@@ -40,8 +40,7 @@ class TokenView:
 
     def highlighted(self, version: Version) -> list[tuple[str, str | None]]:
         """The prompt (uncoloured), then each token with its rank bucket."""
-        records = predict.token_records(self.models.get("joke-lstm"), version.steps)
-        return [(version.prompt, None)] + [(r["token"], predict.rank_bucket(r["rank"])) for r in records]
+        return [(version.prompt, None), *predict.ranked_tokens(self.models.get("joke-lstm"), version.steps)]
 
     def show(self, versions: list[Version]) -> tuple:
         """The latest version: tokens, text, the versions, no token picked, Back enabled if there is one."""
@@ -79,7 +78,8 @@ class TokenView:
 
 def token_view(models: Models, joke: gr.Textbox) -> tuple[TokenView, list]:
     """Build the view in the current layout and wire its controls; returns the handlers and the outputs
-    their `show` fills (the tab's `joke` text box among them), for the tab to fill after each joke."""
+    their `show` fills (the coloured tokens first, the tab's `joke` text box second), for the tab to fill
+    after each joke."""
     view = TokenView(models)
     tokens = gr.HighlightedText(label="The joke's tokens, by the model's rank", color_map=COLORS, show_legend=True,
                                 combine_adjacent=False, elem_id="joke-tokens")
