@@ -76,7 +76,8 @@ def cloze_section(models: Models) -> None:
     with gr.Tab("Text: fill in the blank", id="compare-text"):
         gr.Markdown(NOTE)
         with gr.Row():
-            text = gr.Textbox(value=EXAMPLE, label="A joke with one blank (___ for one word)", lines=2,
+            # One line that grows to four: Enter fills the blank (in a multi-line box it would add a line).
+            text = gr.Textbox(value=EXAMPLE, label="A joke with one blank (___ for one word)", lines=1, max_lines=4,
                               max_length=MAX_CLOZE_CHARS, scale=4, elem_id="blank-text")
             with gr.Column(scale=1, min_width=160):
                 fill = gr.Button("Fill the blank", variant="primary")
