@@ -67,6 +67,8 @@ def calls(image: Path, prompt: str = "Knock knock ", seed: int = 0) -> dict[str,
             "generate": lambda c: generate(c, prompt, max_words=5, seed=seed),
             "generate_tokens": lambda c: generate_tokens(c, prompt, max_words=5, seed=seed),
             "fill_blank": lambda c: fill_blank(c, BLANK_TEXT)}
+
+
 Attempt = Callable[[Callable[[], Any]], tuple[bool, str]]  # runs one API call: (acceptable, what happened)
 
 

@@ -78,6 +78,7 @@ def decoded(steps: Iterator[Sampled]) -> Iterator[str]:
     if tail:
         yield tail
 
+
 def count_words(data: bytes, words: int, word_chars: int) -> tuple[int, int]:
     """Word count and the characters of the word being written (0 after whitespace) after appending
     UTF-8 `data`; words are runs of non-whitespace."""

@@ -19,6 +19,7 @@ from src.ui.cloze_section import METHOD_TITLES, BlankFiller
 from src.ui.compare_tab import Comparison, model_facts, training_curves
 from src.ui.generate_tab import JokeWriter
 from src.ui.sketch_tab import DigitReader
+from src.ui.token_view import TokenView
 from src.ui.widgets import DRAW_HINT
 from tests.conftest import tiny_model
 
@@ -61,7 +62,8 @@ def test_generate_refuses_bad_settings_with_a_message(models, args, message):
 
 def test_the_page_gets_every_word_of_the_same_joke_with_the_seed_it_used(models):
     writer = JokeWriter(models)
-    *shown, (_, _, coloured, versions) = writer.write("Knock", 0.9, 0, 1.0, 12, " 99 ")
+    *shown, (_, _, _, versions) = writer.write("Knock", 0.9, 0, 1.0, 12, " 99 ")
+    coloured = TokenView(models).show(versions)[0]  # the token view once the joke is written
     assert [text for text, *_ in shown] == list(writer.words("Knock", 0.9, 0, 1.0, 12, 99))
     assert shown[-1][0] == list(writer.generate("Knock", 0.9, 0, 1.0, 12, 99))[-1]
     assert {seed for _, seed, *_ in shown} == {"99"}

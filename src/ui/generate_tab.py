@@ -111,8 +111,8 @@ class JokeWriter:
             # The text holds every step but the last one taken, which starts the next word.
             coloured = [*coloured, *predict.ranked_tokens(model, steps[len(coloured) - 1:-1])]
             yield text, str(seed_used), coloured, gr.skip()
-        coloured = [*coloured, *predict.ranked_tokens(model, steps[len(coloured) - 1:])]
-        yield gr.skip(), gr.skip(), coloured, [Version(prompt, steps, {**settings, "seed": seed_used})]
+        # The token view's show() colours the whole joke from this version (the last token included).
+        yield gr.skip(), gr.skip(), gr.skip(), [Version(prompt, steps, {**settings, "seed": seed_used})]
 
     def charts(self, prompt: str | None, temperature: float, top_k: int,
                top_p: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -175,9 +175,10 @@ def generate_tab(models: Models) -> None:
         gr.api(writer.generate, api_name="generate", concurrency_limit=4, concurrency_id="joke")
         gr.api(writer.generate_tokens, api_name="generate_tokens", concurrency_limit=4, concurrency_id="joke")
     written = gr.State([])  # the joke Generate wrote, as the token view's first version
+    coloured = token_outputs[0]  # the view's coloured tokens, which the write fills as the joke streams
     gr.on([button.click, prompt.submit], writer.write, [prompt, temperature, top_k, top_p, max_words, seed],
-          [output, seed_used, token_outputs[0], written], api_visibility="private", concurrency_limit=4, concurrency_id="joke").success(
-        tokens.show, [written], token_outputs, api_visibility="private")
+          [output, seed_used, coloured, written], api_visibility="private", concurrency_limit=4,
+          concurrency_id="joke").success(tokens.show, [written], token_outputs, api_visibility="private")
     # No triggers: on a change of any input, and on page load.
     gr.on(None, writer.charts, [prompt, temperature, top_k, top_p], [chart_model, chart_sampled, chart_caption],
           **PRIVATE)

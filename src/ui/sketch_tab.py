@@ -61,6 +61,6 @@ def sketch_tab(models: Models) -> None:
     for event in digit.listen([label], [*digit.shown, section.image], reader.read_sketch, reader.classify,
                               "classify", reader.read_view):
         event.then(reader.rows_if_open, [section.image, rows_open], section.panels, **PRIVATE)
-    rows_box.expand(lambda image28: (True, *reader.rows_if_open(image28, True)), [section.image],
+    rows_box.expand(lambda image28: (True, *section.fill(image28)), [section.image],
                     [rows_open, *section.panels], **PRIVATE)
     rows_box.collapse(lambda: False, None, rows_open, **PRIVATE)
