@@ -140,6 +140,12 @@ def test_sketch_predicts_the_drawn_digit(page: Page, digit: str):
     expect(hint).to_have_count(0)
     # ...and the Bi-LSTM reads it right (needs the trained checkpoints).
     expect(top_class(panel)).to_have_text(digit)
+    # Nothing on the page covers the view of the model's input: its corners and centre show the picture.
+    box = panel.locator(".input-view img").bounding_box()
+    for fx, fy in ((0.03, 0.03), (0.97, 0.03), (0.03, 0.97), (0.97, 0.97), (0.5, 0.5)):
+        on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y).tagName",
+                               [box["x"] + fx * box["width"], box["y"] + fy * box["height"]])
+        assert on_top == "IMG", f"a {on_top} covers the 28x28 view at {fx:.0%}, {fy:.0%} of it"
 
 
 def test_clear_removes_the_prediction(page: Page):

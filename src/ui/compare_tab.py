@@ -112,10 +112,13 @@ def compare_tab(models: Models) -> None:
             with gr.Row():
                 with gr.Column(scale=2):
                     digit = digit_input("compare-pad", "…or upload a picture", view_side=168)
-                with gr.Column(scale=3):
+                    digit.render_canvas()
+                with gr.Column(scale=3):  # as on the Sketch tab: the answers right under the canvas on a phone
                     with gr.Row():
                         lstm_label = gr.Label(num_top_classes=3, label="LSTM (reads rows top to bottom)")
                         bilstm_label = gr.Label(num_top_classes=3, label="Bi-LSTM (reads both ways)")
+                    digit.render_view()
+                    digit.render_upload()
                     facts = gr.JSON(label="This request: predictions, agreement, latency")
             with gr.Row():
                 plots = [belief_plot(title) for title in

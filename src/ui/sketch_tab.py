@@ -50,11 +50,15 @@ def sketch_tab(models: Models) -> None:
     """The Sketch tab, with /classify."""
     reader = DigitReader(models)
     with gr.Tab("Sketch", id="sketch"):
+        digit = digit_input("sketch-pad", "…or upload a picture of a digit", view_side=224)
+        # The answer sits right of the canvas, and right under it on a phone, where columns stack.
         with gr.Row():
             with gr.Column():
-                digit = digit_input("sketch-pad", "…or upload a picture of a digit", view_side=224)
+                digit.render_canvas()
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
+                digit.render_view()
+                digit.render_upload()
         rows_open = gr.State(False)
         with gr.Accordion("Row by row: how the LSTM and the Bi-LSTM read it", open=False) as rows_box:
             reader.rows_section = section = explain_section(models, "sketch")

@@ -40,6 +40,8 @@ PICK_BRUSH_JS = """
 
 CSS = """
 .pixel-view img { image-rendering: pixelated; }
+/* gradio leaves an empty button box on an image without buttons: a grey dot over the model's input */
+.pixel-view .icon-button-wrapper { display: none; }
 #joke-output textarea { font-size: 1.15rem; line-height: 1.5; }
 """
 
@@ -55,14 +57,30 @@ def clear_js(sketchpad_id: str) -> str:
 
 @dataclass
 class DigitInput:
-    """The digit input column: a canvas with its Clear button, an upload, and the 28x28 view with the hint."""
+    """The digit input: a canvas with its Clear button, an upload, and the 28x28 view with the hint, built
+    apart (digit_input) and rendered where a tab wants each part."""
 
     sketchpad: gr.Sketchpad
     clear: gr.Button
     upload: gr.File
+    view_title: gr.Markdown
     view: gr.Image
     hint: gr.Markdown
     sketchpad_id: str
+
+    def render_canvas(self) -> None:
+        """The hint, the canvas and its Clear button, in the current layout."""
+        for part in (self.hint, self.sketchpad, self.clear):
+            part.render()
+
+    def render_upload(self) -> None:
+        """The upload, in the current layout."""
+        self.upload.render()
+
+    def render_view(self) -> None:
+        """The 28x28 view with its title, in the current layout."""
+        self.view_title.render()
+        self.view.render()
 
     @property
     def shown(self) -> list:
@@ -71,7 +89,7 @@ class DigitInput:
 
     def listen(self, results: list, views: list, read_sketch: Callable, read_file: Callable, api_name: str,
                read_view: Callable) -> list:
-        """The column's events. `read_sketch(value)` fills results + views live from the canvas (and clears
+        """The input's events. `read_sketch(value)` fills results + views live from the canvas (and clears
         them for None); the upload is the public endpoint `api_name`, `read_file(path)` -> results, and once
         it has accepted the file, `read_view(image28)` -> views for the page. `views` ends with `shown`.
         Returns the events that fill `views`, for a tab to follow with its own (`.then`)."""
@@ -86,20 +104,22 @@ class DigitInput:
 
 
 def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitInput:
-    """Build the digit input column in the current layout; the view is `view_side` pixels square."""
-    hint = gr.Markdown(DRAW_HINT)
+    """Build the digit input's parts, unrendered (render them with DigitInput.render_*); the view is
+    `view_side` pixels square."""
+    hint = gr.Markdown(DRAW_HINT, render=False)
     sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA",
                              canvas_size=(CANVAS_SIZE, CANVAS_SIZE), layers=False, transforms=(), height=380,
                              brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                             elem_id=sketchpad_id)
-    clear = gr.Button("Clear")
+                             elem_id=sketchpad_id, render=False)
+    clear = gr.Button("Clear", render=False)
     # A plain file: its path reaches the handler untouched, and read_image alone judges the content (gr.Image
     # would open it first and answer a file that is not a picture with gradio's generic error).
-    upload = gr.File(label=upload_label, type="filepath", height=120)
-    gr.Markdown("**What the models read** (28 rows of 28 pixels, white on black, as in MNIST)")
+    upload = gr.File(label=upload_label, type="filepath", height=120, render=False)
+    view_title = gr.Markdown("**What the models read** (28 rows of 28 pixels, white on black, as in MNIST)",
+                             render=False)
     view = gr.Image(show_label=False, height=view_side, width=view_side, interactive=False, buttons=[],
-                    elem_classes=["pixel-view", "input-view"])
-    return DigitInput(sketchpad, clear, upload, view, hint, sketchpad_id)
+                    elem_classes=["pixel-view", "input-view"], render=False)
+    return DigitInput(sketchpad, clear, upload, view_title, view, hint, sketchpad_id)
 
 
 def sketch_to_mnist(value: dict | None) -> np.ndarray | None:
