@@ -148,6 +148,24 @@ def test_sketch_predicts_the_drawn_digit(page: Page, digit: str):
         assert on_top == "IMG", f"a {on_top} covers the 28x28 view at {fx:.0%}, {fy:.0%} of it"
 
 
+def test_on_a_phone_every_tab_is_in_view_and_the_answer_is_under_the_canvas(page: Page):
+    """At a phone's width no tab hides behind gradio's "More tabs" menu, and on the Sketch tab, whose columns
+    stack there, the prediction comes right after the canvas's Clear button, before the 28x28 view."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    for name in ("Generate", "Sketch", "LSTM vs Bi-LSTM"):
+        expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
+    panel = open_tab(page, "Sketch")
+    draw(page, panel, "1")
+    expect(top_class(panel)).to_have_text("1")
+    clear, answer, view = (part.bounding_box() for part in (
+        panel.get_by_role("button", name="Clear", exact=True), predictions(panel), panel.locator(".input-view img")))
+    assert clear["y"] < answer["y"] < view["y"], (clear, answer, view)
+    open_tab(page, "LSTM vs Bi-LSTM")
+    for name in ("Digits", "Text: fill in the blank"):
+        expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
+
+
 def test_clear_removes_the_prediction(page: Page):
     panel = open_tab(page, "Sketch")
     draw(page, panel, "-")

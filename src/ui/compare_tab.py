@@ -108,7 +108,7 @@ def compare_tab(models: Models) -> None:
     gallery = load_gallery()
     comparison = Comparison(models, None if gallery is None else gallery["images"])
     with gr.Tab("LSTM vs Bi-LSTM", id="compare"), gr.Tabs():
-        with gr.Tab("Digits: rows top-down vs both ways", id="compare-digits"):
+        with gr.Tab("Digits", id="compare-digits"):
             with gr.Row():
                 with gr.Column(scale=2):
                     digit = digit_input("compare-pad", "…or upload a picture", view_side=168)

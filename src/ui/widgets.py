@@ -43,6 +43,8 @@ CSS = """
 /* gradio leaves an empty button box on an image without buttons: a grey dot over the model's input */
 .pixel-view .icon-button-wrapper { display: none; }
 #joke-output textarea { font-size: 1.15rem; line-height: 1.5; }
+/* On a phone the three tab names fit in one row with tighter padding (else the third hides behind "...") */
+@media (max-width: 480px) { .tab-container button { padding-left: 8px; padding-right: 8px; } }
 """
 
 # For the page's own events: not in the API, no spinner, only the latest of a burst of changes runs.
