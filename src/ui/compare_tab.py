@@ -117,8 +117,7 @@ def compare_tab(models: Models) -> None:
                     with gr.Row():
                         lstm_label = gr.Label(num_top_classes=3, label="LSTM (reads rows top to bottom)")
                         bilstm_label = gr.Label(num_top_classes=3, label="Bi-LSTM (reads both ways)")
-                    digit.render_view()
-                    digit.render_upload()
+                    digit.render_view_and_upload()
                     facts = gr.JSON(label="This request: predictions, agreement, latency")
             with gr.Row():
                 plots = [belief_plot(title) for title in

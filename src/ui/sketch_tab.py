@@ -57,8 +57,7 @@ def sketch_tab(models: Models) -> None:
                 digit.render_canvas()
             with gr.Column():
                 label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
-                digit.render_view()
-                digit.render_upload()
+                digit.render_view_and_upload()
         rows_open = gr.State(False)
         with gr.Accordion("Row by row: how the LSTM and the Bi-LSTM read it", open=False) as rows_box:
             reader.rows_section = section = explain_section(models, "sketch")

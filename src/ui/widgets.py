@@ -75,14 +75,11 @@ class DigitInput:
         for part in (self.hint, self.sketchpad, self.clear):
             part.render()
 
-    def render_upload(self) -> None:
-        """The upload, in the current layout."""
-        self.upload.render()
-
-    def render_view(self) -> None:
-        """The 28x28 view with its title, in the current layout."""
-        self.view_title.render()
-        self.view.render()
+    def render_view_and_upload(self) -> None:
+        """The 28x28 view with its title, then the upload, in the current layout (beside the answer: on a phone,
+        where columns stack, the answer then comes right after the canvas)."""
+        for part in (self.view_title, self.view, self.upload):
+            part.render()
 
     @property
     def shown(self) -> list:
@@ -106,7 +103,7 @@ class DigitInput:
 
 
 def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitInput:
-    """Build the digit input's parts, unrendered (render them with DigitInput.render_*); the view is
+    """Build the digit input's parts, unrendered (a tab renders them with DigitInput.render_*); the view is
     `view_side` pixels square."""
     hint = gr.Markdown(DRAW_HINT, render=False)
     sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA",
