@@ -128,6 +128,7 @@ class JokeBiLSTM(
                                                 self._projected(None, after)]))
         return {"both": both, "forward": fwd, "backward": bwd}
 
+
 def framed_batch(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rows [EOS, t1..tn, EOS] padded to one length, their lengths, and the targets t1..tn per row
     (padding marked -100, which cross_entropy ignores)."""

@@ -20,6 +20,7 @@ from src.sampling import (MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, S
                           decoded, draw, filtered_probs, is_symbol)
 from src.tokenizer import EOS, Tokenizer
 
+
 class JokeLSTM(
     nn.Module,
     HubCheckpoint,
