@@ -179,22 +179,50 @@ def test_clear_removes_the_prediction(page: Page):
     expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_be_visible()
 
 
-@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
-def test_an_uploaded_picture_is_read_and_shown(page: Page, tab: str, tmp_path: Path):
-    picture = tmp_path / "seven.png"
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    """A PNG of a 7 drawn dark on white."""
+    path = tmp_path / "seven.png"
     image = Image.new("L", (300, 300), 255)
     ImageDraw.Draw(image).line([(90, 80), (210, 80), (140, 230)], fill=0, width=22, joint="curve")
-    image.save(picture)
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
+def test_an_uploaded_picture_is_read_and_shown(page: Page, tab: str, picture: Path):
     panel = open_tab(page, tab)
     upload = panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload")
+    hint = panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
 
-    upload.set_input_files(str(picture))
+    for _ in range(2):  # upload, remove the file with its x, and again
+        upload.set_input_files(str(picture))
 
-    expect(predictions(panel)).to_have_count(1 if tab == "Sketch" else 2)
-    for label in predictions(panel).all():
-        expect(top_class(label)).to_have_text("7")
+        expect(predictions(panel)).to_have_count(1 if tab == "Sketch" else 2)
+        for label in predictions(panel).all():
+            expect(top_class(label)).to_have_text("7")
+        expect(panel.locator(".input-view img")).to_be_visible()
+        expect(hint).to_have_count(0)
+
+        # The canvas is empty: without the file there is nothing to answer.
+        panel.locator("button[aria-label='Clear']").click()
+        expect(top_class(panel)).to_have_count(0)
+        expect(panel.locator(".input-view img")).to_have_count(0)
+        expect(hint).to_be_visible()
+
+
+def test_removing_the_upload_hands_the_answer_back_to_the_drawing(page: Page, picture: Path):
+    panel = open_tab(page, "Sketch")
+    draw(page, panel, "0")
+    expect(top_class(panel)).to_have_text("0")
+
+    panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload").set_input_files(
+        str(picture))
+    expect(top_class(panel)).to_have_text("7")
+    panel.locator("button[aria-label='Clear']").click()
+
+    expect(top_class(panel)).to_have_text("0")
     expect(panel.locator(".input-view img")).to_be_visible()
-    expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_have_count(0)
 
 
 def fill_opened(box: Locator, text: str) -> None:

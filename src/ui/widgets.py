@@ -90,7 +90,8 @@ class DigitInput:
                read_view: Callable) -> list:
         """The input's events. `read_sketch(value)` fills results + views live from the canvas (and clears
         them for None); the upload is the public endpoint `api_name`, `read_file(path)` -> results, and once
-        it has accepted the file, `read_view(image28)` -> views for the page. `views` ends with `shown`.
+        it has accepted the file, `read_view(image28)` -> views for the page; removing the file reads the canvas
+        again. `views` ends with `shown`.
         Returns the events that fill `views`, for a tab to follow with its own (`.then`)."""
         everything = [*results, *views]
         return [
@@ -99,6 +100,8 @@ class DigitInput:
                              api_visibility="private", queue=False),
             self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8).success(
                 lambda path: read_view(uploaded(path)), [self.upload], views, api_visibility="private"),
+            # Removing the file (its x) hands the answer back to the canvas: its drawing's, or none.
+            self.upload.clear(read_sketch, [self.sketchpad], everything, **PRIVATE),
         ]
 
 
