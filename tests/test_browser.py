@@ -166,6 +166,26 @@ def test_on_a_phone_every_tab_is_in_view_and_the_answer_is_under_the_canvas(page
         expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
+def test_the_canvas_stays_put_when_the_answer_comes_and_goes(page: Page, tab: str, width: int):
+    """A digit takes several strokes, and the first answer comes after the first one: nothing above the canvas
+    may change then (the hint going would move the canvas under the pen), nor when Clear brings the hint back."""
+    page.set_viewport_size({"width": width, "height": 900})
+    panel = open_tab(page, tab)
+    sketchpad = sketchpad_of(panel)
+    expect(sketchpad).to_be_visible()
+    before = sketchpad.bounding_box()
+    for _ in range(2):
+        draw(page, panel, "-")
+        expect(top_class(panel)).to_have_text(re.compile(r"^\d$"))
+        expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_have_count(0)
+        assert sketchpad.bounding_box() == before
+        panel.get_by_role("button", name="Clear", exact=True).click()
+        expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_be_visible()
+        assert sketchpad.bounding_box() == before
+
+
 def test_clear_removes_the_prediction(page: Page):
     panel = open_tab(page, "Sketch")
     draw(page, panel, "-")

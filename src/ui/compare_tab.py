@@ -114,6 +114,7 @@ def compare_tab(models: Models) -> None:
                     digit = digit_input("compare-pad", "…or upload a picture", view_side=168)
                     digit.render_canvas()
                 with gr.Column(scale=3):  # as on the Sketch tab: the answers right under the canvas on a phone
+                    digit.render_hint()
                     with gr.Row():
                         lstm_label = gr.Label(num_top_classes=3, label="LSTM (reads rows top to bottom)")
                         bilstm_label = gr.Label(num_top_classes=3, label="Bi-LSTM (reads both ways)")

@@ -56,6 +56,7 @@ def sketch_tab(models: Models) -> None:
             with gr.Column():
                 digit.render_canvas()
             with gr.Column():
+                digit.render_hint()
                 label = gr.Label(num_top_classes=3, label="Bi-LSTM prediction")
                 digit.render_view_and_upload()
         rows_open = gr.State(False)

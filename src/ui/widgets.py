@@ -59,8 +59,8 @@ def clear_js(sketchpad_id: str) -> str:
 
 @dataclass
 class DigitInput:
-    """The digit input: a canvas with its Clear button, an upload, and the 28x28 view with the hint, built
-    apart (digit_input) and rendered where a tab wants each part."""
+    """The digit input: a canvas with its Clear button, an upload, the 28x28 view and the hint, built apart
+    (digit_input) and rendered where a tab wants each part."""
 
     sketchpad: gr.Sketchpad
     clear: gr.Button
@@ -71,9 +71,14 @@ class DigitInput:
     sketchpad_id: str
 
     def render_canvas(self) -> None:
-        """The hint, the canvas and its Clear button, in the current layout."""
-        for part in (self.hint, self.sketchpad, self.clear):
+        """The canvas and its Clear button, in the current layout. Nothing above them changes as people draw
+        (the hint, which goes once there is an answer, would move the canvas under the pen)."""
+        for part in (self.sketchpad, self.clear):
             part.render()
+
+    def render_hint(self) -> None:
+        """The hint, where the answer will be (at the top of the answer's column)."""
+        self.hint.render()
 
     def render_view_and_upload(self) -> None:
         """The 28x28 view with its title, then the upload, in the current layout (beside the answer: on a phone,
