@@ -186,6 +186,40 @@ def test_the_canvas_stays_put_when_the_answer_comes_and_goes(page: Page, tab: st
         assert sketchpad.bounding_box() == before
 
 
+def touch_draw(page: Page, panel: Locator, shape: str) -> None:
+    """Draw STROKES[shape] with a finger: touch events as a phone sends them (one touch per stroke, a move
+    every ~10 px)."""
+    left, top, zoom = canvas_frame(panel)
+    side = CANVAS_SIZE * zoom
+    cdp = page.context.new_cdp_session(page)
+    for stroke in STROKES[shape]:
+        points = [(left + (0.5 + x) * side, top + (0.5 + y) * side) for x, y in stroke]
+        path = [points[0]]
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            steps = max(1, round(math.dist((x0, y0), (x1, y1)) / 10))
+            path += [(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps) for k in range(1, steps + 1)]
+        for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(path) - 1), path):
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_a_finger_draws_on_a_phone(browser: Browser, app_url: str):
+    """On a touch screen the canvas takes strokes from a finger (and the page does not scroll instead)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app_url)
+    panel = open_tab(page, "Sketch")
+    for shape in ("7", "0", "7"):
+        touch_draw(page, panel, shape)
+        expect(top_class(panel)).to_have_text(shape)
+        assert page.evaluate("window.scrollY") == 0
+        panel.get_by_role("button", name="Clear", exact=True).click()
+        expect(top_class(panel)).to_have_count(0)
+    context.close()
+
+
 def test_clear_removes_the_prediction(page: Page):
     panel = open_tab(page, "Sketch")
     draw(page, panel, "-")
