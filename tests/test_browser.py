@@ -161,9 +161,14 @@ def test_on_a_phone_every_tab_is_in_view_and_the_answer_is_under_the_canvas(page
     clear, answer, view = (part.bounding_box() for part in (
         panel.get_by_role("button", name="Clear", exact=True), predictions(panel), panel.locator(".input-view img")))
     assert clear["y"] < answer["y"] < view["y"], (clear, answer, view)
-    open_tab(page, "LSTM vs Bi-LSTM")
-    for name in ("Digits", "Text: fill in the blank"):
-        expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
+    for width in (390, 320):  # and on the narrowest phones
+        page.set_viewport_size({"width": width, "height": 700})
+        for name in ("Generate", "Sketch", "LSTM vs Bi-LSTM"):
+            expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
+        open_tab(page, "LSTM vs Bi-LSTM")
+        for name in ("Digits", "Text: fill in the blank"):
+            expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
+        open_tab(page, "Sketch")
 
 
 @pytest.mark.parametrize("width", [1280, 390])

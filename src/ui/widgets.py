@@ -45,6 +45,7 @@ CSS = """
 #joke-output textarea { font-size: 1.15rem; line-height: 1.5; }
 /* On a phone the three tab names fit in one row with tighter padding (else the third hides behind "...") */
 @media (max-width: 480px) { .tab-container button { padding-left: 8px; padding-right: 8px; } }
+@media (max-width: 360px) { .tab-container button { padding-left: 4px; padding-right: 4px; font-size: 13px; } }
 """
 
 # For the page's own events: not in the API, no spinner, only the latest of a burst of changes runs.
