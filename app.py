@@ -17,6 +17,7 @@ from src.cloze import fill_blank
 from src.hub import MODELS, load_model
 from src.predict import digit_probabilities
 from src.ui import Models, build_demo, launch_options
+from src.ui.cloze_section import EXAMPLE
 
 log = logging.getLogger("app")
 
@@ -41,7 +42,7 @@ def warm_up(models: Models) -> None:
         if name in models.models:
             digit_probabilities(models.models[name], np.zeros((28, 28), np.float32))
     if {"joke-lstm", "joke-bilstm"} <= models.models.keys():
-        fill_blank(models.models["joke-lstm"], models.models["joke-bilstm"], "Why did the ___ cross the road?")
+        fill_blank(models.models["joke-lstm"], models.models["joke-bilstm"], EXAMPLE)
 
 
 def main() -> None:

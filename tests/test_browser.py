@@ -96,21 +96,47 @@ def canvas_frame(panel: Locator) -> tuple[float, float, float]:
     return box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, zoom
 
 
+def stroke_paths(panel: Locator, shape: str, spacing: float) -> list[list[tuple[float, float]]]:
+    """STROKES[shape] in page pixels on the panel's sketchpad, each stroke's segments cut into moves of about
+    `spacing` pixels."""
+    left, top, zoom = canvas_frame(panel)
+    side = CANVAS_SIZE * zoom
+    paths = []
+    for stroke in STROKES[shape]:
+        points = [(left + (0.5 + x) * side, top + (0.5 + y) * side) for x, y in stroke]
+        path = [points[0]]
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            steps = max(1, round(math.dist((x0, y0), (x1, y1)) / spacing))
+            path += [(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps) for k in range(1, steps + 1)]
+        paths.append(path)
+    return paths
+
+
 def draw(page: Page, panel: Locator, shape: str) -> None:
     """Draw STROKES[shape] on the panel's sketchpad with the mouse, as a user would, without picking a tool."""
     # The app's PICK_BRUSH_JS selects the brush; without it the canvas would ignore the strokes.
     expect(sketchpad_of(panel).locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
-    left, top, zoom = canvas_frame(panel)
-    side = CANVAS_SIZE * zoom
-    cx, cy = left + side / 2, top + side / 2
-    for stroke in STROKES[shape]:
-        points = [(cx + x * side, cy + y * side) for x, y in stroke]
-        page.mouse.move(*points[0])
+    for path in stroke_paths(panel, shape, spacing=40):  # small moves, ~40 px each
+        page.mouse.move(*path[0])
         page.mouse.down()
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
-            steps = max(1, round(math.dist((x0, y0), (x1, y1)) / 40))  # small moves, ~40 px each
-            page.mouse.move(x1, y1, steps=steps)
+        for point in path[1:]:
+            page.mouse.move(*point)
         page.mouse.up()
+
+
+def hint_of(panel: Locator) -> Locator:
+    """The panel's "Draw a digit" hint (absent while there is an answer)."""
+    return panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
+
+
+def upload_input(panel: Locator) -> Locator:
+    """The panel's file input for an upload."""
+    return panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload")
+
+
+def remove_upload(panel: Locator) -> None:
+    """Remove the uploaded file with the x on the upload box."""
+    panel.locator("button[aria-label='Clear']").click()
 
 
 def predictions(panel: Locator) -> Locator:
@@ -128,7 +154,7 @@ def top_class(label: Locator) -> Locator:
 @pytest.mark.parametrize("digit", ["1", "0"])  # and a 7 on the LSTM vs Bi-LSTM tab
 def test_sketch_predicts_the_drawn_digit(page: Page, digit: str):
     panel = open_tab(page, "Sketch")
-    hint = panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
+    hint = hint_of(panel)
     expect(hint).to_be_visible()
     expect(top_class(panel)).to_have_count(0)
 
@@ -153,8 +179,6 @@ def test_on_a_phone_every_tab_is_in_view_and_the_answer_is_under_the_canvas(page
     stack there, the prediction comes right after the canvas's Clear button, before the 28x28 view."""
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    for name in ("Generate", "Sketch", "LSTM vs Bi-LSTM"):
-        expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
     panel = open_tab(page, "Sketch")
     draw(page, panel, "1")
     expect(top_class(panel)).to_have_text("1")
@@ -184,25 +208,18 @@ def test_the_canvas_stays_put_when_the_answer_comes_and_goes(page: Page, tab: st
     for _ in range(2):
         draw(page, panel, "-")
         expect(top_class(panel)).to_have_text(re.compile(r"^\d$"))
-        expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_have_count(0)
+        expect(hint_of(panel)).to_have_count(0)
         assert sketchpad.bounding_box() == before
         panel.get_by_role("button", name="Clear", exact=True).click()
-        expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_be_visible()
+        expect(hint_of(panel)).to_be_visible()
         assert sketchpad.bounding_box() == before
 
 
 def touch_draw(page: Page, panel: Locator, shape: str) -> None:
     """Draw STROKES[shape] with a finger: touch events as a phone sends them (one touch per stroke, a move
     every ~10 px)."""
-    left, top, zoom = canvas_frame(panel)
-    side = CANVAS_SIZE * zoom
     cdp = page.context.new_cdp_session(page)
-    for stroke in STROKES[shape]:
-        points = [(left + (0.5 + x) * side, top + (0.5 + y) * side) for x, y in stroke]
-        path = [points[0]]
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
-            steps = max(1, round(math.dist((x0, y0), (x1, y1)) / 10))
-            path += [(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps) for k in range(1, steps + 1)]
+    for path in stroke_paths(panel, shape, spacing=10):
         for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(path) - 1), path):
             cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
@@ -235,7 +252,7 @@ def test_clear_removes_the_prediction(page: Page):
     expect(top_class(panel)).to_have_count(0)
     expect(panel.get_by_test_id("label").get_by_test_id(re.compile("-confidence-set$"))).to_have_count(0)
     expect(panel.locator(".input-view img")).to_have_count(0)
-    expect(panel.get_by_test_id("markdown").filter(has_text="Draw a digit")).to_be_visible()
+    expect(hint_of(panel)).to_be_visible()
 
 
 @pytest.fixture
@@ -251,11 +268,10 @@ def picture(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
 def test_an_uploaded_picture_is_read_and_shown(page: Page, tab: str, picture: Path):
     panel = open_tab(page, tab)
-    upload = panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload")
-    hint = panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
+    hint = hint_of(panel)
 
     for _ in range(2):  # upload, remove the file with its x, and again
-        upload.set_input_files(str(picture))
+        upload_input(panel).set_input_files(str(picture))
 
         expect(predictions(panel)).to_have_count(1 if tab == "Sketch" else 2)
         for label in predictions(panel).all():
@@ -264,7 +280,7 @@ def test_an_uploaded_picture_is_read_and_shown(page: Page, tab: str, picture: Pa
         expect(hint).to_have_count(0)
 
         # The canvas is empty: without the file there is nothing to answer.
-        panel.locator("button[aria-label='Clear']").click()
+        remove_upload(panel)
         expect(top_class(panel)).to_have_count(0)
         expect(panel.locator(".input-view img")).to_have_count(0)
         expect(hint).to_be_visible()
@@ -275,10 +291,9 @@ def test_removing_the_upload_hands_the_answer_back_to_the_drawing(page: Page, pi
     draw(page, panel, "0")
     expect(top_class(panel)).to_have_text("0")
 
-    panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload").set_input_files(
-        str(picture))
+    upload_input(panel).set_input_files(str(picture))
     expect(top_class(panel)).to_have_text("7")
-    panel.locator("button[aria-label='Clear']").click()
+    remove_upload(panel)
 
     expect(top_class(panel)).to_have_text("0")
     expect(panel.locator(".input-view img")).to_be_visible()

@@ -12,7 +12,7 @@ import pytest
 from src import data
 from src.strokes import Pen, digit_strokes, place
 from tests.test_browser import browser, page  # noqa: F401 (fixtures)
-from tests.test_browser import (CANVAS_SIZE, Locator, Page, canvas_frame, expect, open_tab, predictions,
+from tests.test_browser import (CANVAS_SIZE, Locator, Page, canvas_frame, expect, hint_of, open_tab, predictions,
                                 top_class)
 
 pytestmark = pytest.mark.data
@@ -49,7 +49,7 @@ def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
 
     images, labels = mnist_test
     panel = open_tab(page, tab)
-    hint = panel.get_by_test_id("markdown").filter(has_text="Draw a digit")
+    hint = hint_of(panel)
     for round_, index in enumerate([0, 1, 2, 3, 4]):  # MNIST test digits 7, 2, 1, 0, 4
         draw_strokes(page, panel, digit_on_canvas(images[index].numpy(), BRUSH_RADIUS, round_))
         for label in predictions(panel).all():
