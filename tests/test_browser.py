@@ -195,6 +195,22 @@ def test_on_a_phone_every_tab_is_in_view_and_the_answer_is_under_the_canvas(page
         open_tab(page, "Sketch")
 
 
+def test_the_canvas_toolbar_never_covers_its_label(page: Page):
+    """On both digit tabs, from a desktop down to the narrowest phone, the canvas's label is either clear of
+    the canvas's toolbar (zoom, undo, trash) or not shown (on a phone the hint beside it says the same)."""
+    for width in (1280, 900, 390, 360, 320):
+        page.set_viewport_size({"width": width, "height": 800})
+        for tab in ("Sketch", "LSTM vs Bi-LSTM"):
+            pad = open_tab(page, tab).locator(".digit-pad").first
+            toolbar = pad.locator(".icon-button-wrapper", has=page.get_by_role("button", name="Clear canvas"))
+            label, bar = pad.get_by_test_id("block-label").bounding_box(), toolbar.bounding_box()
+            assert bar is not None, f"no canvas toolbar on {tab} at {width} px"
+            overlap = label is not None and (label["x"] < bar["x"] + bar["width"] and bar["x"] < label["x"] + label["width"]
+                                             and label["y"] < bar["y"] + bar["height"] and bar["y"] < label["y"] + label["height"])
+            assert not overlap, f"the toolbar covers the label on {tab} at {width} px: {label}, {bar}"
+    assert pad.get_by_test_id("block-label").bounding_box() is None  # hidden at 320 px, not merely clear
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
 def test_the_canvas_stays_put_when_the_answer_comes_and_goes(page: Page, tab: str, width: int):

@@ -46,6 +46,8 @@ CSS = """
 /* On a phone the three tab names fit in one row with tighter padding (else the third hides behind "...") */
 @media (max-width: 480px) { .tab-container button { padding-left: 8px; padding-right: 8px; } }
 @media (max-width: 360px) { .tab-container button { padding-left: 4px; padding-right: 4px; font-size: 13px; } }
+/* Below ~390 px the canvas's own toolbar (zoom, undo, trash) sits on its label; the hint says "Draw a digit" */
+@media (max-width: 400px) { .digit-pad [data-testid="block-label"] { display: none; } }
 """
 
 # For the page's own events: not in the API, no spinner, only the latest of a burst of changes runs.
@@ -118,7 +120,7 @@ def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitIn
     sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA",
                              canvas_size=(CANVAS_SIZE, CANVAS_SIZE), layers=False, transforms=(), height=380,
                              brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                             elem_id=sketchpad_id, render=False)
+                             elem_id=sketchpad_id, elem_classes=["digit-pad"], render=False)
     clear = gr.Button("Clear", render=False)
     # A plain file: its path reaches the handler untouched, and read_image alone judges the content (gr.Image
     # would open it first and answer a file that is not a picture with gradio's generic error).
