@@ -1,6 +1,7 @@
 """Both digit models on MNIST test digits drawn again with a round pen, as people draw on the canvas.
 
     python -m bench.drawn_eval [--n 300] [--seed 0] [--checkpoints DIR]
+    python -m bench.drawn_eval --n 3000 --widths 12 22 --sizes 45-70 --no-photo   # a few cells, tighter
 
 Each test digit is thinned to its skeleton and traced into strokes (src.strokes), then drawn on a 300 px
 canvas (the Sketch tab's) with a pen 6 to 50 px wide, the ink's box 25% to 95% of the canvas, a random
@@ -61,16 +62,17 @@ def photo(drawing: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return read_image(buffer)[0]
 
 
-def evaluate(models: dict, n: int, seed: int) -> tuple[list[str], dict]:
-    """Accuracy per (row, size bucket) for each model; rows are pen widths and 'photo'."""
+def evaluate(models: dict, n: int, seed: int, widths: tuple[int, ...] = WIDTHS,
+             sizes: tuple[tuple[float, float], ...] = SIZES, photos: bool = True) -> tuple[list[str], dict]:
+    """Accuracy per (row, size bucket) for each model; rows are pen widths and, with `photos`, 'photo'."""
     images, labels = data.mnist_tensors(train=False)
     rng = np.random.default_rng(seed)
     strokes: dict[int, list] = {}
-    rows = [f"{w} px" for w in WIDTHS] + ["photo (12-22 px pen)"]
+    rows = [f"{w} px" for w in widths] + (["photo (12-22 px pen)"] if photos else [])
     results: dict = {}
     drawn: list[int] = []  # every test digit drawn, for the stored-MNIST reference
     for row in rows:
-        for size in SIZES:
+        for size in sizes:
             picked = rng.choice(len(images), n, replace=False)
             drawn += picked.tolist()
             inputs = []
@@ -94,12 +96,12 @@ def evaluate(models: dict, n: int, seed: int) -> tuple[list[str], dict]:
     return rows, results
 
 
-def table(rows: list[str], results: dict, n: int) -> str:
+def table(rows: list[str], results: dict, n: int, sizes: tuple[tuple[float, float], ...] = SIZES) -> str:
     """Markdown: one line per pen width, a column per model and size bucket."""
-    head = ["pen width"] + [f"{name.split('-')[1]} {lo:.0%}-{hi:.0%}" for name in NAMES for lo, hi in SIZES]
+    head = ["pen width"] + [f"{name.split('-')[1]} {lo:.0%}-{hi:.0%}" for name in NAMES for lo, hi in sizes]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [f"{results[(name, row, size)]:.1%}" for name in NAMES for size in SIZES]
+        cells = [f"{results[(name, row, size)]:.1%}" for name in NAMES for size in sizes]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     lines.append(f"\n{n} drawings per cell (MNIST test digits drawn on a {CANVAS} px canvas; size = the inked box's "
                  "longer side as a share of the canvas). The same test digits as MNIST stores them: "
@@ -113,10 +115,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "drawn_results.md")
+    parser.add_argument("--widths", type=int, nargs="+", default=WIDTHS, help="pen widths (px) to draw with")
+    parser.add_argument("--sizes", nargs="+", default=[f"{lo:.0%}-{hi:.0%}".replace("%", "") for lo, hi in SIZES],
+                        help="size buckets in percent of the canvas, e.g. 45-70")
+    parser.add_argument("--photo", action=argparse.BooleanOptionalAction, default=True, help="the photo row")
     args = parser.parse_args()
+    sizes = tuple(tuple(int(v) / 100 for v in bucket.split("-")) for bucket in args.sizes)
     models = {name: load_folder(MODELS[name].cls, args.checkpoints / name) for name in NAMES}
-    rows, results = evaluate(models, args.n, args.seed)
-    text = table(rows, results, args.n)
+    rows, results = evaluate(models, args.n, args.seed, tuple(args.widths), sizes, args.photo)
+    text = table(rows, results, args.n, sizes)
     print(text)
     args.out.write_text(text + "\n")
 
