@@ -87,9 +87,17 @@ class JokeLSTM(
 
     @torch.no_grad()
     def next_token_logits(self, prompt: str) -> torch.Tensor:
-        """Logits (vocab,) of the token that follows `prompt` at the start of a joke."""
-        logits, _ = self(torch.tensor([self.encode_joke(prompt)]))
-        return logits[0, -1]
+        """Logits (vocab,) of the token that follows `prompt` at the start of a joke, as generation's first
+        step sees them (the tokens that may not come there masked)."""
+        logits, _, written = self._read(prompt)
+        logits[self.blocked(written, 0)] = -math.inf
+        return logits
+
+    def _read(self, prompt: str) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], Written]:
+        """Read a prompt once: the logits of the next token, the LSTM state and what the prompt has written.
+        Trailing spaces are not read: a typed one stands for the next word's own (see Written)."""
+        logits, state = self(torch.tensor([self.encode_joke(prompt.rstrip(" "))]))
+        return logits[0, -1], state, Written.prompt(prompt)
 
     def token_text(self, token: int) -> str:
         """A token as readable text (bytes that are not whole characters are replaced)."""
@@ -121,9 +129,7 @@ class JokeLSTM(
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         if branch is None:
             # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried state.
-            logits, state = self(torch.tensor([self.encode_joke(prompt)]))
-            logits = logits[0, -1]
-            written, forced = Written.prompt(prompt), None
+            (logits, state, written), forced = self._read(prompt), None
         else:
             start, forced = branch
             logits, state, written = start.logits.clone(), start.before, start.written
@@ -136,6 +142,8 @@ class JokeLSTM(
                 break
             # Without stop_at_end, the end of a joke starts the next one, on a new line.
             data = b"\n" if token == EOS else self.tokenizer.token_bytes(token)
+            if written.space and token != EOS:
+                data = data[1:]  # its leading space is the one the text ends with (see Written)
             after = written.after(data)
             if after.words > max_words or after.word_chars > MAX_WORD_CHARS:
                 break
@@ -145,11 +153,20 @@ class JokeLSTM(
 
     def blocked(self, written: Written, min_words: int) -> torch.Tensor:
         """The token ids that may not come next: the end token while fewer than `min_words` words are out,
-        and any token that would repeat the symbol at the end of the text more than MAX_SYMBOL_RUN times."""
+        any token that would repeat the symbol at the end of the text more than MAX_SYMBOL_RUN times, and
+        after a space that ends some text, any token that does not start a word with its own space."""
         ids = [EOS] if written.words < min_words else []
         if written.repeats:
             ids += self._leading_runs().get((written.symbol, MAX_SYMBOL_RUN + 1 - written.repeats), [])
+        if written.space:
+            ids += self._not_spaced()
         return torch.tensor(ids, dtype=torch.long)
+
+    @functools.cache
+    def _not_spaced(self) -> list[int]:
+        """The tokens that are not a space and then something else: the end token and the bare space too."""
+        return [token for token, data in enumerate(self.tokenizer.tokens)
+                if not (data.startswith(b" ") and data.strip(b" "))]
 
     @functools.cache
     def _leading_runs(self) -> dict[tuple[int, int], list[int]]:

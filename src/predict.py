@@ -85,14 +85,14 @@ def ranked_tokens(model: JokeLSTM, steps: list[Sampled]) -> list[tuple[str, str]
 
 
 def token_records(model: JokeLSTM, steps: list[Sampled], alternatives: int = 5) -> list[dict]:
-    """Per sampled token: its text, its probability in the distribution it was drawn from, the model's own
+    """Per sampled token: the text it wrote, its probability in the distribution it was drawn from, the model's own
     probability (T = 1) and its rank there, and the model's top alternatives at that position."""
     records = []
     for step in steps:
         probs = step.logits.softmax(-1)
         top = probs.topk(alternatives)
         records.append({
-            "token": token_label(model, step.token) if step.token == EOS else model.token_text(step.token),
+            "token": token_label(model, step.token) if step.token == EOS else step.data.decode("utf-8", "replace"),
             "id": step.token,
             "probability": step.prob,
             "model_probability": float(probs[step.token]),

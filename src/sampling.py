@@ -38,20 +38,28 @@ class Sampled:
 @dataclass(frozen=True)
 class Written:
     """What the text written so far means for generation's bounds: its words, the characters of the word
-    being written (0 after white space), and the symbol byte repeated at its end with how many times."""
+    being written (0 after white space), the symbol byte repeated at its end with how many times, and whether
+    it ends with a space after some text.
+
+    Such a space is the next word's: the vocabulary's words carry their own leading space, so the next token
+    must start with one (JokeLSTM.blocked) and writes itself without it. The text never holds two spaces in
+    a row where the model wrote them ("chicken  cross": the corpus has them in 10.5% of its jokes)."""
 
     words: int = 0
     word_chars: int = 0
     symbol: int = 0
     repeats: int = 0
+    space: bool = False
 
     @classmethod
     def prompt(cls, prompt: str) -> Written:
         """Before the first sampled token: no words yet (a prompt that ends inside a word is continued, its
-        typed part not counted against MAX_WORD_CHARS), and the symbol run the prompt ends with."""
+        typed part not counted against MAX_WORD_CHARS), the symbol run the prompt ends with, and whether it
+        ends with a space after some text."""
         data = to_bytes(prompt)
         tail = data[len(data.rstrip(data[-1:])):] if data and is_symbol(data[-1]) else b""
-        return cls(0, int(bool(prompt) and not prompt[-1].isspace()), tail[0] if tail else 0, len(tail))
+        return cls(0, int(bool(prompt) and not prompt[-1].isspace()), tail[0] if tail else 0, len(tail),
+                   prompt.endswith(" ") and bool(prompt.strip()))
 
     def after(self, data: bytes) -> Written:
         """The counts once `data` (UTF-8) is written too."""
@@ -59,7 +67,7 @@ class Written:
         symbol, repeats = self.symbol, self.repeats
         for byte in data:
             symbol, repeats = ((byte, repeats + 1 if byte == symbol else 1) if is_symbol(byte) else (0, 0))
-        return Written(words, word_chars, symbol, repeats)
+        return Written(words, word_chars, symbol, repeats, data.endswith(b" ") if data else self.space)
 
 
 def is_symbol(byte: int) -> bool:

@@ -229,12 +229,27 @@ def test_generation_stops_before_a_word_over_the_limit(tiny_lm, vocab):
         lm.head.bias[lm.tokenizer.ids[b"a"]] = 50.0
     text = "".join(lm.generate("Say", temperature=0, max_words=5))
     assert set(text) == {"a"} and len(text) == MAX_WORD_CHARS - 1  # the prompt's "Say" + 29 letters counts 30
-    text = "".join(lm.generate("Say ", temperature=0, max_words=5))
+    text = "".join(lm.generate("Say\n", temperature=0, max_words=5))
     assert text == "a" * MAX_WORD_CHARS
 
 
 def test_the_shipped_bilstm_shares_joke_lstms_tokenizer(bilstm, joke_model):
     assert bilstm.tokenizer.tokens == joke_model.tokenizer.tokens
+
+
+def test_generation_never_writes_two_spaces_in_a_row(vocab):
+    """An LM doctored to write a bare space and then a word with its own leading space ("a  the  the", as the
+    corpus's double spaces taught joke-lstm to do now and then) writes each word after one space."""
+    lm = JokeLSTM(vocab, embed_dim=8, hidden_size=12).eval()
+    word = next(t for t in lm.tokenizer.tokens if t.startswith(b" ") and t.strip())
+    with torch.no_grad():
+        lm.head.bias.fill_(-50.0)
+        lm.head.bias[lm.tokenizer.ids[b" "]] = 50.0
+        lm.head.bias[lm.tokenizer.ids[word]] = 40.0
+    assert "".join(lm.generate("Say", temperature=0, max_words=4)) == (" " + word[1:].decode()) * 4 + " "
+    # A prompt's own trailing space counts the same: the first word comes after it, without another.
+    assert "".join(lm.generate("Say ", temperature=0, max_words=1)) == word[1:].decode() + " "
+    assert Written.prompt("Say ").space and not Written.prompt("   ").space and not Written.prompt("Say").space
 
 
 def test_generation_never_repeats_a_symbol_five_times(vocab):

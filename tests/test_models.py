@@ -95,7 +95,7 @@ def test_state_is_carried_one_step_per_token(tiny_lm):
     calls = []
     hook = tiny_lm.lstm.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[1]))
     try:
-        prompt = "one two three four five " * 10
+        prompt = " ".join(["one two three four five"] * 10)
         list(tiny_lm.generate(prompt, max_words=8, temperature=0, stop_at_end=False))
     finally:
         hook.remove()
@@ -237,6 +237,19 @@ def test_disagreement_gallery_holds_only_disagreements(tmp_path):
     loaded = load_gallery(tmp_path / "g.npz")
     assert np.abs(loaded["images"] - images[found["index"]].numpy()).max() <= 0.5 / 255 + 1e-6
     assert load_gallery(tmp_path / "missing.npz") is None
+
+
+def test_a_typed_trailing_space_is_the_next_words_own(joke_model):
+    """A prompt that ends with a space is read without it and continued by a new word, written without its
+    own space: greedy, that is exactly the prompt-without-space's continuation less its first space; sampled,
+    the text never holds two spaces in a row (read with the space, it often did: "chicken  cross")."""
+    for prompt in ("Why did the chicken", "Knock knock.", "What do you call a"):
+        greedy = "".join(joke_model.generate(prompt, temperature=0))
+        assert greedy.startswith(" ")
+        assert "".join(joke_model.generate(prompt + " ", temperature=0)) == greedy[1:]
+        for seed in range(10):
+            text = prompt + " " + "".join(joke_model.generate(prompt + " ", seed=seed))
+            assert "  " not in text and not text[len(prompt) + 1].isspace(), (seed, text)
 
 
 def test_min_words_keeps_a_joke_from_ending_at_once(joke_model):
