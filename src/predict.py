@@ -85,8 +85,8 @@ def ranked_tokens(model: JokeLSTM, steps: list[Sampled]) -> list[tuple[str, str]
 
 
 def token_records(model: JokeLSTM, steps: list[Sampled], alternatives: int = 5) -> list[dict]:
-    """Per sampled token: the text it wrote, its probability in the distribution it was drawn from, the model's own
-    probability (T = 1) and its rank there, and the model's top alternatives at that position."""
+    """Per sampled token: the text it wrote, its probability in the distribution it was drawn from, the model's
+    own probability (T = 1) and its rank there, and the model's top alternatives at that position."""
     records = []
     for step in steps:
         probs = step.logits.softmax(-1)

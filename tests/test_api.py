@@ -82,7 +82,8 @@ def test_generate_is_repeatable_with_a_seed_and_streams(client):
     assert all(b.startswith(a) for a, b in zip(outputs, outputs[1:])), "each update extends the last"
 
 
-@pytest.mark.parametrize("prompt", ["", "Qwzxv blorptang snerf", "🤖¿Ünïcödé?\n\t", "Knock knock.", "Why did the chicken "])
+@pytest.mark.parametrize("prompt", ["", "Qwzxv blorptang snerf", "🤖¿Ünïcödé?\n\t", "Knock knock.",
+                                    "Why did the chicken "])
 def test_any_prompt_produces_a_joke(client, prompt):
     text = client.predict(prompt, 0.8, 0, 0.95, 40, 7, api_name="/generate")
     assert text.startswith(prompt) and len(text[len(prompt):].split()) >= 2

@@ -205,8 +205,9 @@ def test_the_canvas_toolbar_never_covers_its_label(page: Page):
             toolbar = pad.locator(".icon-button-wrapper", has=page.get_by_role("button", name="Clear canvas"))
             label, bar = pad.get_by_test_id("block-label").bounding_box(), toolbar.bounding_box()
             assert bar is not None, f"no canvas toolbar on {tab} at {width} px"
-            overlap = label is not None and (label["x"] < bar["x"] + bar["width"] and bar["x"] < label["x"] + label["width"]
-                                             and label["y"] < bar["y"] + bar["height"] and bar["y"] < label["y"] + label["height"])
+            overlap = label is not None and all(
+                a[xy] < b[xy] + b[size] for a, b in ((label, bar), (bar, label))
+                for xy, size in (("x", "width"), ("y", "height")))
             assert not overlap, f"the toolbar covers the label on {tab} at {width} px: {label}, {bar}"
     assert pad.get_by_test_id("block-label").bounding_box() is None  # hidden at 320 px, not merely clear
 
