@@ -47,7 +47,8 @@ def read_image(path: str | Path | BinaryIO) -> tuple[np.ndarray, str]:
     except NotAnImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise NotAnImageError(f"could not read the file as an image ({error.__class__.__name__})") from error
+        raise NotAnImageError("it is not a picture in a format that can be read (PNG, JPEG, GIF, BMP, TIFF, WebP "
+                              "...)") from error
 
 
 def _rgba(image: Image.Image) -> np.ndarray:
@@ -100,22 +101,39 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     """Ink intensity in [0, 1] (1 = strongest stroke) for an image array of any common layout."""
     rgba = _shrink(_as_rgba(image))
     alpha = rgba[..., 3]
-    if alpha.min() < 0.98:
-        # Transparency carries the drawing: ink is what is opaque, whatever its colour.
-        ink = alpha
-        if alpha.max() > 0.98 and alpha.mean() > 0.5:
-            # An opaque image with transparent strokes cut out of it: invert.
-            ink = 1.0 - alpha
-        return ink
+    see_through = alpha <= 0.5
+    if see_through.mean() >= 0.5:
+        # Mostly transparent: transparency carries the drawing (a canvas layer, a transparent export), and
+        # ink is what is opaque, whatever its colour.
+        return alpha
     gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    outside = np.zeros_like(see_through)
+    if see_through.any():
+        # A picture with transparent parts: those joined to its edge (rounded corners, a frame) are outside
+        # it, and like any transparent part they take the paper's colour rather than count as ink.
+        outside = _joined_to_edge(see_through)
+        gray = np.where(see_through, np.median(gray[~see_through]), gray)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     ink = (background - gray) if background > 0.5 else (gray - background)
     strongest = float(ink.max())
-    if strongest < 0.1:  # a blank or nearly uniform image
-        return np.zeros_like(gray)
-    ink = np.clip((ink / strongest - INK_FLOOR) / (1 - INK_FLOOR), 0.0, 1.0)
-    return ink
+    if strongest < 0.1:  # one flat colour, unless strokes were cut out of it (transparent, inside the picture)
+        return np.where(outside, 0.0, 1.0 - alpha).astype(np.float32) if see_through.any() else np.zeros_like(gray)
+    return np.clip((ink / strongest - INK_FLOOR) / (1 - INK_FLOOR), 0.0, 1.0)
+
+
+def _joined_to_edge(mask: np.ndarray) -> np.ndarray:
+    """The pixels of a boolean mask that a path through the mask (8-neighbours) joins to the image's edge."""
+    allowed = torch.from_numpy(mask.astype(np.float32))[None, None]
+    reached = torch.zeros_like(allowed)
+    for edge in (reached[..., 0, :], reached[..., -1, :], reached[..., :, 0], reached[..., :, -1]):
+        edge.fill_(1.0)
+    reached *= allowed
+    while True:  # grow one pixel a step: as many steps as the longest such path, a few for corners and frames
+        grown = torch.nn.functional.max_pool2d(reached, 3, stride=1, padding=1) * allowed
+        if torch.equal(grown, reached):
+            return reached[0, 0].numpy() > 0
+        reached = grown
 
 
 def editor_ink(background: np.ndarray | None, layers: list[np.ndarray] | None,

@@ -105,6 +105,26 @@ def test_transparent_white_and_inverted_backgrounds_agree():
         assert np.abs(other - white).mean() < 0.03
 
 
+def test_a_picture_with_transparent_corners_or_frame_is_read_from_its_colours():
+    """Rounded transparent corners (a screenshot of a window) or a transparent frame are outside the picture:
+    the digit is read from the picture's colours, as without them, and they alone are no digit. Strokes cut
+    out of a flat opaque picture are still its ink."""
+    plain = mnist_like(seven())
+    rounded = Image.new("L", (400, 400), 0)
+    ImageDraw.Draw(rounded).rounded_rectangle((0, 0, 399, 399), radius=40, fill=255)
+    framed = np.pad(np.full((392, 392), 255, np.uint8), 4)
+    for alpha in (np.asarray(rounded), framed):
+        picture = seven().copy()
+        picture[..., 3] = alpha
+        assert np.abs(mnist_like(picture) - plain).mean() < 0.01
+        blank = np.full((400, 400, 4), 255, np.uint8)
+        blank[..., 3] = alpha
+        assert to_mnist(ink_map(blank)) is None
+    cut_out = np.full((400, 400, 4), 255, np.uint8)
+    cut_out[..., 3] = np.minimum(np.asarray(rounded), 255 - seven()[..., 0])  # the 7 is transparent
+    assert np.abs(mnist_like(cut_out) - plain).mean() < 0.03
+
+
 def test_photo_like_paper_with_shading_and_noise():
     rng = np.random.default_rng(0)
     photo = seven()[..., :3].astype(np.float32) * 0.75 + 40  # grey-ish paper, dark-grey ink

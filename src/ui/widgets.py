@@ -152,7 +152,8 @@ def file_to_mnist(path: str | None, warn: bool = True) -> np.ndarray:
         gr.Warning(note)  # a toast on the page, a log message in the client's job status
     image28 = to_mnist(ink_map(pixels))
     if image28 is None:
-        raise refusal("No digit found: the image is blank (one flat colour). Draw or upload a digit.")
+        raise refusal("No digit found: the image is blank, or its marks are too faint to read (under a tenth of "
+                      "the contrast between black and white). Draw or upload a digit.")
     return image28
 
 
