@@ -95,8 +95,8 @@ class JokeLSTM(
 
     def _read(self, prompt: str) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], Written]:
         """Read a prompt once: the logits of the next token, the LSTM state and what the prompt has written.
-        Trailing spaces are not read: a typed one stands for the next word's own (see Written)."""
-        logits, state = self(torch.tensor([self.encode_joke(prompt.rstrip(" "))]))
+        Trailing white space is not read: it stands for the next word's own space (see Written)."""
+        logits, state = self(torch.tensor([self.encode_joke(prompt.rstrip())]))
         return logits[0, -1], state, Written.prompt(prompt)
 
     def token_text(self, token: int) -> str:

@@ -39,11 +39,12 @@ class Sampled:
 class Written:
     """What the text written so far means for generation's bounds: its words, the characters of the word
     being written (0 after white space), the symbol byte repeated at its end with how many times, and whether
-    it ends with a space after some text.
+    it ends with a space the next word takes as its own.
 
-    Such a space is the next word's: the vocabulary's words carry their own leading space, so the next token
-    must start with one (JokeLSTM.blocked) and writes itself without it. The text never holds two spaces in
-    a row where the model wrote them ("chicken  cross": the corpus has them in 10.5% of its jokes)."""
+    That is white space typed at the end of a prompt (after some text), or a space the model wrote. The
+    vocabulary's words carry their own leading space, so the next token must start with one
+    (JokeLSTM.blocked) and writes itself without it: no "chicken  cross" (the corpus has two spaces in a row
+    in 10.5% of its jokes) and no "chicken\n the"."""
 
     words: int = 0
     word_chars: int = 0
@@ -55,11 +56,11 @@ class Written:
     def prompt(cls, prompt: str) -> Written:
         """Before the first sampled token: no words yet (a prompt that ends inside a word is continued, its
         typed part not counted against MAX_WORD_CHARS), the symbol run the prompt ends with, and whether it
-        ends with a space after some text."""
+        ends with white space after some text."""
         data = to_bytes(prompt)
         tail = data[len(data.rstrip(data[-1:])):] if data and is_symbol(data[-1]) else b""
         return cls(0, int(bool(prompt) and not prompt[-1].isspace()), tail[0] if tail else 0, len(tail),
-                   prompt.endswith(" ") and bool(prompt.strip()))
+                   prompt[-1:].isspace() and bool(prompt.strip()))
 
     def after(self, data: bytes) -> Written:
         """The counts once `data` (UTF-8) is written too."""

@@ -375,6 +375,19 @@ def test_generate_streams_the_joke(page: Page):
     assert len(coloured) >= 3 and coloured == sorted(coloured), f"the tokens did not arrive with the text: {coloured}"
 
 
+def test_enter_in_the_prompt_writes_the_joke(page: Page):
+    """Enter in the prompt box writes the joke (it does not add a new line to the prompt), and a prompt typed
+    with a trailing space is continued after that one space, twice."""
+    output, box = page.locator("#joke-output textarea"), page.get_by_label("Prompt", exact=True)
+    page.get_by_label("Seed", exact=True).fill("5")
+    for prompt in ("Why did the chicken", "Why did the chicken "):
+        box.fill(prompt)
+        box.press("Enter")
+        expect(output).to_have_value(re.compile(r"^Why did the chicken \S.{6,}", re.S))
+        assert box.input_value() == prompt and "  " not in output.input_value()
+        output.evaluate("box => { box.value = ''; }")
+
+
 def test_generate_without_a_seed_uses_a_fresh_random_seed(page: Page):
     """The seed box says "empty = random": two runs without typing a seed must not reuse one seed."""
     seeds = []

@@ -239,16 +239,17 @@ def test_disagreement_gallery_holds_only_disagreements(tmp_path):
     assert load_gallery(tmp_path / "missing.npz") is None
 
 
-def test_a_typed_trailing_space_is_the_next_words_own(joke_model):
-    """A prompt that ends with a space is read without it and continued by a new word, written without its
-    own space: greedy, that is exactly the prompt-without-space's continuation less its first space; sampled,
-    the text never holds two spaces in a row (read with the space, it often did: "chicken  cross")."""
+@pytest.mark.parametrize("typed", [" ", "\n", "\t"])
+def test_typed_trailing_white_space_is_the_next_words_own_space(joke_model, typed):
+    """A prompt that ends with white space is read without it and continued by a new word, written without
+    its own space: greedy, that is exactly the bare prompt's continuation less its first space; sampled,
+    the word comes right after it (read with it, the model wrote "chicken  cross" and "chicken\n the")."""
     for prompt in ("Why did the chicken", "Knock knock.", "What do you call a"):
         greedy = "".join(joke_model.generate(prompt, temperature=0))
         assert greedy.startswith(" ")
-        assert "".join(joke_model.generate(prompt + " ", temperature=0)) == greedy[1:]
+        assert "".join(joke_model.generate(prompt + typed, temperature=0)) == greedy[1:]
         for seed in range(10):
-            text = prompt + " " + "".join(joke_model.generate(prompt + " ", seed=seed))
+            text = prompt + typed + "".join(joke_model.generate(prompt + typed, seed=seed))
             assert "  " not in text and not text[len(prompt) + 1].isspace(), (seed, text)
 
 

@@ -141,7 +141,9 @@ def generate_tab(models: Models) -> None:
     with gr.Tab("Generate", id="generate"):
         with gr.Row():
             with gr.Column(scale=3):
-                prompt = gr.Textbox(label="Prompt", placeholder="Why did the chicken…", lines=2,
+                # One line, so that Enter writes the joke (in a taller box it starts a new line); it grows
+                # with a long prompt, and Shift+Enter still starts a new line.
+                prompt = gr.Textbox(label="Prompt", placeholder="Why did the chicken…", lines=1, max_lines=4,
                                     max_length=MAX_PROMPT_CHARS)
                 with gr.Row():
                     temperature = _slider("temperature", 0.8, "Temperature (0 = greedy)")
