@@ -116,6 +116,7 @@ def draw(page: Page, panel: Locator, shape: str) -> None:
     """Draw STROKES[shape] on the panel's sketchpad with the mouse, as a user would, without picking a tool."""
     # The app's PICK_BRUSH_JS selects the brush; without it the canvas would ignore the strokes.
     expect(sketchpad_of(panel).locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
+    sketchpad_of(panel).scroll_into_view_if_needed()  # as a person scrolls back up to the canvas to draw
     for path in stroke_paths(panel, shape, spacing=40):  # small moves, ~40 px each
         page.mouse.move(*path[0])
         page.mouse.down()
@@ -132,6 +133,11 @@ def hint_of(panel: Locator) -> Locator:
 def upload_input(panel: Locator) -> Locator:
     """The panel's file input for an upload."""
     return panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload")
+
+
+def clear_button(panel: Locator) -> Locator:
+    """The panel's Clear button under the canvas (not the upload's x, whose accessible name is also "Clear")."""
+    return panel.locator("button").filter(has_text=re.compile(r"^\s*Clear\s*$"))
 
 
 def remove_upload(panel: Locator) -> None:
@@ -314,6 +320,30 @@ def test_removing_the_upload_hands_the_answer_back_to_the_drawing(page: Page, pi
 
     expect(top_class(panel)).to_have_text("0")
     expect(panel.locator(".input-view img")).to_be_visible()
+
+
+@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
+def test_clear_empties_the_upload_and_the_numbers_follow_the_digit(page: Page, tab: str, picture: Path):
+    """Clear with an uploaded file empties the upload too (not an answerless page beside a listed file); the
+    row-by-row numbers (/explain_digit's) always describe the digit shown: uploaded, then drawn, twice."""
+    panel = open_tab(page, tab)
+    if tab == "Sketch":
+        panel.get_by_text("Row by row: how the LSTM and the Bi-LSTM read it").click()
+    panel.get_by_text("Row by row as numbers").click()
+    numbers = panel.get_by_test_id("json").last  # the comparison's own facts come first
+    for _ in range(2):
+        upload_input(panel).set_input_files(str(picture))
+        expect(top_class(panel)).to_have_text("7")
+        expect(numbers).to_contain_text(re.compile(r"predicted\W+7"))
+        clear_button(panel).click()
+        expect(panel.get_by_text(picture.name)).to_have_count(0)
+        expect(top_class(panel)).to_have_count(0)
+        expect(hint_of(panel)).to_be_visible()
+        draw(page, panel, "0")
+        expect(top_class(panel)).to_have_text("0")
+        expect(numbers).to_contain_text(re.compile(r"predicted\W+0"))
+        expect(numbers).not_to_contain_text(re.compile(r"predicted\W+7"))
+        clear_button(panel).click()
 
 
 def fill_opened(box: Locator, text: str) -> None:

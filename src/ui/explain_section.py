@@ -59,7 +59,12 @@ class RowExplainer:
             when its top digit became final); per model, the predicted digit and, per row 1..28, the drop in that
             digit's probability and the digit predicted when only that row is blanked
         """
-        image28 = file_to_mnist(image)
+        return self.numbers(file_to_mnist(image))
+
+    def numbers(self, image28: np.ndarray | None) -> dict | None:
+        """What explain_digit returns, for a 28x28 input (None for none)."""
+        if image28 is None:
+            return None
         beliefs = explain.reading_order_beliefs(self.models.get("digit-lstm"), self.models.get("digit-bilstm"),
                                                 image28)
         readers = {reader: {"decision_row": explain.decision_row(b), "beliefs": b.round(5).tolist()}
@@ -102,7 +107,8 @@ class DigitExplainer:
     @property
     def panels(self) -> list:
         """What `fill` fills: everything the section shows."""
-        return [self.rows, *self.views, self.decisions, self.bars, self.erase_row, self.erased, self.erased_said]
+        return [self.rows, *self.views, self.decisions, self.bars, self.erase_row, self.erased, self.erased_said,
+                self.as_json]
 
     @property
     def outputs(self) -> list:
@@ -111,9 +117,9 @@ class DigitExplainer:
 
     def fill(self, image28: np.ndarray | None) -> tuple:
         """The panels for an input: all rows read, the bars, the middle row erased (both sliders back at
-        those rows)."""
+        those rows), and the same as numbers."""
         return (ALL_ROWS, *self.handlers.scrub(image28, ALL_ROWS), self.handlers.saliency(image28),
-                ERASED_ROW, *self.handlers.erase(image28, ERASED_ROW))
+                ERASED_ROW, *self.handlers.erase(image28, ERASED_ROW), self.handlers.numbers(image28))
 
     def show(self, image28: np.ndarray | None) -> tuple:
         """A new input for the section, and its panels."""
@@ -146,7 +152,7 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
             erased = gr.Image(show_label=False, height=112, width=112, interactive=False, buttons=[],
                               elem_classes="pixel-view")
             erased_said = gr.Markdown(elem_id=f"{prefix}-erased-said")
-    with gr.Accordion("Row by row as numbers (for an uploaded picture; /explain_digit)", open=False):
+    with gr.Accordion("Row by row as numbers (what /explain_digit returns for this digit)", open=False):
         as_json = gr.JSON(show_label=False)
     # .input: the user's moves only (a new digit sets the sliders itself, with everything else)
     rows.input(explainer.scrub, [image, rows], [*views, decisions], **PRIVATE)

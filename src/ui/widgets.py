@@ -104,8 +104,9 @@ class DigitInput:
         everything = [*results, *views]
         return [
             self.sketchpad.change(read_sketch, [self.sketchpad], everything, **PRIVATE, concurrency_limit=4),
-            self.clear.click(lambda: read_sketch(None), None, everything, js=clear_js(self.sketchpad_id),
-                             api_visibility="private", queue=False),
+            # Clear empties the upload too: else the page would answer nothing beside a listed file.
+            self.clear.click(lambda: (*read_sketch(None), None), None, [*everything, self.upload],
+                             js=clear_js(self.sketchpad_id), api_visibility="private", queue=False),
             self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8).success(
                 lambda path: read_view(uploaded(path)), [self.upload], views, api_visibility="private"),
             # Removing the file (its x) hands the answer back to the canvas: its drawing's, or none.
