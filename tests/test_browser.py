@@ -218,6 +218,19 @@ def test_the_canvas_toolbar_never_covers_its_label(page: Page):
     assert pad.get_by_test_id("block-label").bounding_box() is None  # hidden at 320 px, not merely clear
 
 
+def test_the_row_saliency_chart_keeps_its_width_on_a_phone(page: Page):
+    """At 390 px the row-saliency bars span the chart's width on both digit tabs (a long title once squeezed
+    the plot to a 30 px sliver)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    for tab, prefix in (("Sketch", "sketch"), ("LSTM vs Bi-LSTM", "compare")):
+        panel = open_tab(page, tab)
+        if tab == "Sketch":
+            panel.get_by_text("Row by row: how the LSTM and the Bi-LSTM read it").click()
+        axis = page.locator(f"#{prefix}-row-saliency [aria-roledescription='axis'][aria-label^='X-axis']")
+        axis.scroll_into_view_if_needed()
+        assert axis.bounding_box()["width"] > 200, axis.bounding_box()
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
 def test_the_canvas_stays_put_when_the_answer_comes_and_goes(page: Page, tab: str, width: int):

@@ -144,9 +144,10 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
                 views.append(gr.Label(num_top_classes=3, label=f"{reader} after t rows"))
     decisions = gr.Markdown(elem_id=f"{prefix}-decision-rows")
     with gr.Row():
-        bars = gr.BarPlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency: the "
-                          "predicted digit's probability drop when one row is blanked", height=260, y_lim=[-1, 1],
-                          x_title="row (1 = top)", y_title="drop in P(predicted)", elem_id=f"{prefix}-row-saliency")
+        # A short title: a long one squeezed the bars to a sliver on a phone.
+        bars = gr.BarPlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency",
+                          height=260, y_lim=[-1, 1], x_title="row blanked (1 = top)",
+                          y_title="drop in P(predicted digit)", elem_id=f"{prefix}-row-saliency")
         with gr.Column(min_width=200):
             erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase row", elem_id=f"{prefix}-erase-row")
             erased = gr.Image(show_label=False, height=112, width=112, interactive=False, buttons=[],
