@@ -135,6 +135,12 @@ def upload_input(panel: Locator) -> Locator:
     return panel.get_by_role("button", name="Click to upload or drop files").get_by_test_id("file-upload")
 
 
+def overlap(a: dict | None, b: dict | None) -> bool:
+    """Whether two bounding boxes overlap (None, an element not shown, overlaps nothing)."""
+    return a is not None and b is not None and all(
+        p[xy] < q[xy] + q[size] for p, q in ((a, b), (b, a)) for xy, size in (("x", "width"), ("y", "height")))
+
+
 def clear_button(panel: Locator) -> Locator:
     """The panel's Clear button under the canvas (not the upload's x, whose accessible name is also "Clear")."""
     return panel.locator("button").filter(has_text=re.compile(r"^\s*Clear\s*$"))
@@ -211,10 +217,7 @@ def test_the_canvas_toolbar_never_covers_its_label(page: Page):
             toolbar = pad.locator(".icon-button-wrapper", has=page.get_by_role("button", name="Clear canvas"))
             label, bar = pad.get_by_test_id("block-label").bounding_box(), toolbar.bounding_box()
             assert bar is not None, f"no canvas toolbar on {tab} at {width} px"
-            overlap = label is not None and all(
-                a[xy] < b[xy] + b[size] for a, b in ((label, bar), (bar, label))
-                for xy, size in (("x", "width"), ("y", "height")))
-            assert not overlap, f"the toolbar covers the label on {tab} at {width} px: {label}, {bar}"
+            assert not overlap(label, bar), f"the toolbar covers the label on {tab} at {width} px: {label}, {bar}"
     assert pad.get_by_test_id("block-label").bounding_box() is None  # hidden at 320 px, not merely clear
 
 
@@ -480,8 +483,14 @@ def test_a_gallery_digit_shows_both_predictions(page: Page):
     expect(top_class(lstm)).to_have_text(caption[2])
     expect(top_class(bilstm)).to_have_text(caption[3])
     expect(panel.get_by_test_id("json")).to_contain_text("agree")
+    panel.locator(".input-view").scroll_into_view_if_needed()  # the view's image loads lazily, once in sight
     expect(panel.locator(".input-view img")).to_be_visible()
     expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+    for width in (1280, 390):  # no label chip covers the first row of digits, on a phone either
+        page.set_viewport_size({"width": width, "height": 900})
+        box = thumbnail.bounding_box()
+        for label in panel.get_by_test_id("block-label").all():
+            assert not overlap(label.bounding_box(), box), f"{label.inner_text()!r} covers it at {width} px"
 
 
 def test_the_text_comparison_fills_a_blank_and_a_random_test_joke(page: Page):

@@ -126,9 +126,11 @@ def compare_tab(models: Models) -> None:
             gr.Markdown(READING_NOTE)
             comparison.rows_section = explain_section(models, "compare")
             if gallery is not None:
+                # The explanation above, not as the gallery's label: a long label chip covered the first row.
+                gr.Markdown("**Where the two models disagree**: MNIST test digits that one of them gets wrong "
+                            "(caption: the true digit, then each model's answer). Click one to compare.")
                 examples = gr.Gallery(gallery_items(gallery), columns=6, height="auto", allow_preview=False,
-                                      label="MNIST test digits on which the two models disagree (true digit: "
-                                            "predictions); click one to compare")
+                                      show_label=False, elem_id="disagreements")
             with gr.Row():
                 gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
                 gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
