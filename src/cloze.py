@@ -47,8 +47,9 @@ def parse_blank(text: str, tokenizer: Tokenizer) -> Blank:
     if len(blanks) > 1:
         raise ValueError(f"There are {len(blanks)} blanks; put exactly one ___ where a word is missing.")
     left, right = BLANK.split(text)
-    if re.search(r"[A-Za-z0-9']$", left) or re.match(r"[A-Za-z0-9']", right):
-        raise ValueError("The blank must stand for a whole word: leave a space or punctuation on each side of ___.")
+    if re.search(r"[A-Za-z0-9']\Z", left) or re.match(r"[A-Za-z0-9']", right):  # \Z: "$" also matches before a \n
+        raise ValueError("The blank must stand for a whole word: leave a space or punctuation on each side of ___ "
+                         "(not an apostrophe: in ___'s the blank would be part of a word).")
     spaced = left.endswith(" ")
     return Blank(tokenizer.encode(left[:-1] if spaced else left), tokenizer.encode(right), spaced)
 

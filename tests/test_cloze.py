@@ -119,7 +119,7 @@ def test_rescoring_with_the_shipped_lm_matches_its_nll(joke_model):
 
 def test_every_method_ranks_word_tokens_of_the_blanks_spacing(tiny_lm, tiny_bi):
     for text, spaced in (("Why did the ___ cross the road?", True), ("___ did the chicken cross?", False),
-                         ('He said "___" twice.', False)):
+                         ('He said "___" twice.', False), ("Why did the\n___ cross the road?", False)):
         blank = parse_blank(text, tiny_lm.tokenizer)
         assert blank.spaced is spaced
         allowed = set(word_candidates(tiny_lm.tokenizer, spaced).tolist())
@@ -137,6 +137,8 @@ def test_every_method_ranks_word_tokens_of_the_blanks_spacing(tiny_lm, tiny_bi):
     ("No blank here.", "There is no blank"),
     ("Two ___ and ___.", "There are 2 blanks"),
     ("Half a wo___ is not a word.", "whole word"),
+    ("The ___'s dog barked.", "not an apostrophe"),
+    ("Why did the chicken\n___s cross?", "whole word"),
     ("x ___ " + "y" * 1000, "the limit is 1,000"),
 ])
 def test_bad_texts_are_refused_with_a_message(tiny_lm, text, message):
