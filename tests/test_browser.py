@@ -550,6 +550,23 @@ def test_a_token_is_picked_and_branched_twice_and_back_returns(page: Page):
     expect(page.get_by_role("button", name="Back")).to_be_disabled()
 
 
+def test_an_edited_joke_drops_the_models_tokens_and_the_cells_read_it(page: Page):
+    """Typing in the joke box: the token view no longer shows (or branches) the model's old joke, the LSTM
+    cells read the typed text, and Generate brings the tokens back; twice."""
+    page.get_by_text("LSTM cells over the joke").click()
+    output, tokens = page.locator("#joke-output textarea"), page.locator("#joke-tokens")
+    for _ in range(2):
+        generate(page, "Knock knock.")
+        expect(tokens.locator(".token").first).to_be_visible()
+        output.fill("My dog told a joke")  # as a paste does: no key pressed
+        expect(page.locator("#token-info")).to_contain_text("You edited the joke")
+        expect(tokens.locator(".token")).to_have_count(0)
+        expect(page.locator("#cell-heat")).to_contain_text("dog")
+        page.get_by_role("button", name="Branch from it").click()
+        expect(page.get_by_text("Click a token of the joke and pick an alternative first")).to_be_visible()
+        expect(output).to_have_value("My dog told a joke")
+
+
 def test_the_temperature_lanes_stream_and_a_cell_is_shown_over_the_joke(page: Page):
     page.get_by_text("Temperatures side by side").click()
     temperatures = page.locator("#lane-temperatures input")
