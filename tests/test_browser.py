@@ -325,6 +325,22 @@ def test_an_uploaded_picture_is_read_and_shown(page: Page, tab: str, picture: Pa
         expect(hint).to_be_visible()
 
 
+def test_a_file_that_is_not_a_picture_gets_a_message_and_leaves_no_old_view(page: Page, tmp_path: Path):
+    """Drawn 1, then a text file uploaded: the page says the file is not a usable image, and the 28x28 view no
+    longer shows the drawing as if it were the upload's; twice."""
+    panel = open_tab(page, "Sketch")
+    not_a_picture = tmp_path / "notes.txt"
+    not_a_picture.write_text("not a digit")
+    for _ in range(2):
+        draw(page, panel, "1")
+        expect(top_class(panel)).to_have_text("1")
+        upload_input(panel).set_input_files(str(not_a_picture))
+        expect(page.get_by_text("That file is not a usable image").first).to_be_visible()
+        expect(panel.locator(".input-view img")).to_have_count(0)
+        clear_button(panel).click()
+        expect(hint_of(panel)).to_be_visible()
+
+
 def test_removing_the_upload_hands_the_answer_back_to_the_drawing(page: Page, picture: Path):
     panel = open_tab(page, "Sketch")
     draw(page, panel, "0")

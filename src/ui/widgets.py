@@ -98,17 +98,20 @@ class DigitInput:
                read_view: Callable) -> list:
         """The input's events. `read_sketch(value)` fills results + views live from the canvas (and clears
         them for None); the upload is the public endpoint `api_name`, `read_file(path)` -> results, and once
-        it has accepted the file, `read_view(image28)` -> views for the page; removing the file reads the canvas
-        again. `views` ends with `shown`.
+        it has accepted the file, `read_view(image28)` -> views for the page (`read_view(None)` once it has
+        refused one); removing the file reads the canvas again. `views` ends with `shown`.
         Returns the events that fill `views`, for a tab to follow with its own (`.then`)."""
         everything = [*results, *views]
+        uploaded_file = self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8)
         return [
             self.sketchpad.change(read_sketch, [self.sketchpad], everything, **PRIVATE, concurrency_limit=4),
             # Clear empties the upload too: else the page would answer nothing beside a listed file.
             self.clear.click(lambda: (*read_sketch(None), None), None, [*everything, self.upload],
                              js=clear_js(self.sketchpad_id), api_visibility="private", queue=False),
-            self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8).success(
-                lambda path: read_view(uploaded(path)), [self.upload], views, api_visibility="private"),
+            uploaded_file.success(lambda path: read_view(uploaded(path)), [self.upload], views,
+                                  api_visibility="private"),
+            # A refused file (its message is on the page): the views no longer show the input before it.
+            uploaded_file.failure(lambda: read_view(None), None, views, api_visibility="private"),
             # Removing the file (its x) hands the answer back to the canvas: its drawing's, or none.
             self.upload.clear(read_sketch, [self.sketchpad], everything, **PRIVATE),
         ]
