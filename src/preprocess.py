@@ -112,7 +112,7 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         # A picture with transparent parts: those joined to its edge (rounded corners, a frame) are outside
         # it, and like any transparent part they take the paper's colour rather than count as ink.
         outside = _joined_to_edge(see_through)
-        gray = np.where(see_through, np.median(gray[~see_through]), gray)
+        gray = np.where(see_through, float(np.median(gray[~see_through])), gray)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     ink = (background - gray) if background > 0.5 else (gray - background)
