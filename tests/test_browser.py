@@ -566,21 +566,20 @@ def test_a_token_is_picked_and_branched_twice_and_back_returns(page: Page):
     expect(page.get_by_role("button", name="Back")).to_be_disabled()
 
 
-def test_an_edited_joke_drops_the_models_tokens_and_the_cells_read_it(page: Page):
-    """Typing in the joke box: the token view no longer shows (or branches) the model's old joke, the LSTM
-    cells read the typed text, and Generate brings the tokens back; twice."""
+def test_the_cells_read_the_joke_or_typed_text_and_the_joke_box_is_read_only(page: Page):
+    """The joke box cannot be typed over (the token view shows how the model wrote exactly its text); the LSTM
+    cells read the joke as it is written, or any text typed or pasted into their own box; twice."""
     page.get_by_text("LSTM cells over the joke").click()
-    output, tokens = page.locator("#joke-output textarea"), page.locator("#joke-tokens")
+    output, cell_text, heat = (page.locator(s) for s in ("#joke-output textarea", "#cell-text textarea", "#cell-heat"))
+    expect(output).not_to_be_editable()
     for _ in range(2):
-        generate(page, "Knock knock.")
-        expect(tokens.locator(".token").first).to_be_visible()
-        output.fill("My dog told a joke")  # as a paste does: no key pressed
-        expect(page.locator("#token-info")).to_contain_text("You edited the joke")
-        expect(tokens.locator(".token")).to_have_count(0)
-        expect(page.locator("#cell-heat")).to_contain_text("dog")
-        page.get_by_role("button", name="Branch from it").click()
-        expect(page.get_by_text("Click a token of the joke and pick an alternative first")).to_be_visible()
-        expect(output).to_have_value("My dog told a joke")
+        joke = generate(page, "Knock knock.").input_value()
+        expect(cell_text).to_have_value(joke)
+        expect(heat).to_contain_text("Knock")
+        cell_text.fill("My dog told a joke")  # as a paste does: no key pressed
+        expect(heat).to_contain_text("dog")
+        expect(output).to_have_value(joke)
+        expect(page.locator("#joke-tokens .token").first).to_be_visible()
 
 
 def test_the_temperature_lanes_stream_and_a_cell_is_shown_over_the_joke(page: Page):

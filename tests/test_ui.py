@@ -62,7 +62,7 @@ def test_generate_refuses_bad_settings_with_a_message(models, args, message):
 
 def test_the_page_gets_every_word_of_the_same_joke_with_the_seed_it_used(models):
     writer = JokeWriter(models)
-    *shown, (_, _, _, versions, _) = writer.write("Knock", 0.9, 0, 1.0, 12, " 99 ")
+    *shown, (_, _, _, versions) = writer.write("Knock", 0.9, 0, 1.0, 12, " 99 ")
     coloured = TokenView(models).show(versions)[0]  # the token view once the joke is written
     assert [text for text, *_ in shown] == list(writer.words("Knock", 0.9, 0, 1.0, 12, 99))
     assert shown[-1][0] == list(writer.generate("Knock", 0.9, 0, 1.0, 12, 99))[-1]
@@ -71,8 +71,8 @@ def test_the_page_gets_every_word_of_the_same_joke_with_the_seed_it_used(models)
     # they come: each update's are the prompt and a growing prefix of the joke's tokens
     assert versions[0].text == shown[-1][0] and versions[0].settings["seed"] == 99
     assert coloured == [("Knock", None), *predict.ranked_tokens(models.get("joke-lstm"), versions[0].steps)]
-    sizes = [len(live) for _, _, live, *_ in shown]
-    assert all(live == coloured[:len(live)] for _, _, live, *_ in shown)
+    sizes = [len(live) for _, _, live, _ in shown]
+    assert all(live == coloured[:len(live)] for _, _, live, _ in shown)
     assert sizes == sorted(sizes) and 1 < sizes[0] < sizes[-1] < len(coloured)
     random_seeds = {next(writer.write("Knock", 0.9, 0, 1.0, 5, ""))[1] for _ in range(3)}
     assert len(random_seeds) > 1 and all(seed.isdigit() for seed in random_seeds)

@@ -44,7 +44,8 @@ class CellViewer:
 
 
 def cell_view(models: Models, joke: gr.Textbox) -> None:
-    """Build the viewer in the current layout over the tab's joke box (it follows the joke as it changes)."""
+    """Build the viewer in the current layout: it reads a text box of its own, which follows the tab's joke
+    box as the joke is written and takes any text typed or pasted into it."""
     viewer = CellViewer(models, load_cells(checkpoints_dir()))
     choices = viewer.choices()
     with gr.Row():
@@ -54,7 +55,9 @@ def cell_view(models: Models, joke: gr.Textbox) -> None:
                          elem_id="cell-unit")
     if viewer.ranked:
         gr.Markdown(viewer.summary())
+    text = gr.Textbox(label="The text it reads: the joke, or type your own", lines=2, elem_id="cell-text")
     heat = gr.HighlightedText(label="The cell's activation after each token (red +1, blue -1)", show_legend=False,
                               combine_adjacent=False, elem_id="cell-heat")
     ranked.input(lambda chosen: chosen, [ranked], [unit], **PRIVATE)
-    gr.on([unit.change, joke.change], viewer.show, [joke, unit], [heat], **PRIVATE)
+    joke.change(lambda written: written, [joke], [text], **PRIVATE)
+    gr.on([unit.change, text.change], viewer.show, [text, unit], [heat], **PRIVATE)

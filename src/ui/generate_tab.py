@@ -110,9 +110,9 @@ class JokeWriter:
         for text in paced(word_by_word(prompt, decoded(kept())), STREAM_INTERVAL_S):
             # The text holds every step but the last one taken, which starts the next word.
             coloured = [*coloured, *predict.ranked_tokens(model, steps[len(coloured) - 1:-1])]
-            yield text, str(seed_used), coloured, gr.skip(), []  # no version while it streams (see token_view)
+            yield text, str(seed_used), coloured, gr.skip()
         # The token view's show() colours the whole joke from this version (the last token included).
-        yield gr.skip(), gr.skip(), gr.skip(), [Version(prompt, steps, {**settings, "seed": seed_used})], gr.skip()
+        yield gr.skip(), gr.skip(), gr.skip(), [Version(prompt, steps, {**settings, "seed": seed_used})]
 
     def charts(self, prompt: str | None, temperature: float, top_k: int,
                top_p: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -158,8 +158,9 @@ def generate_tab(models: Models) -> None:
                 button = gr.Button("Generate", variant="primary")
                 gr.Examples([[example] for example in EXAMPLES], inputs=[prompt])
             with gr.Column(scale=4):
-                output = gr.Textbox(label="Joke (edit it to see the LSTM cells over your own text)", lines=6,
-                                    elem_id="joke-output", buttons=["copy"])
+                # Read-only: the token view below shows how the model wrote exactly this text (the LSTM cells
+                # have a box of their own for any text).
+                output = gr.Textbox(label="Joke", lines=6, elem_id="joke-output", buttons=["copy"], interactive=False)
                 with gr.Accordion("Look inside this joke: its tokens, and branches", open=True):
                     tokens, token_outputs = token_view(models, output)
                 with gr.Row():
@@ -179,9 +180,8 @@ def generate_tab(models: Models) -> None:
         gr.api(writer.generate_tokens, api_name="generate_tokens", concurrency_limit=4, concurrency_id="joke")
     written = gr.State([])  # the joke Generate wrote, as the token view's first version
     coloured = token_outputs[0]  # the view's coloured tokens, which the write fills as the joke streams
-    versions = token_outputs[2]  # the view's versions, which the write empties while the joke streams
     gr.on([button.click, prompt.submit], writer.write, [prompt, temperature, top_k, top_p, max_words, seed],
-          [output, seed_used, coloured, written, versions], api_visibility="private", concurrency_limit=4,
+          [output, seed_used, coloured, written], api_visibility="private", concurrency_limit=4,
           concurrency_id="joke").success(tokens.show, [written], token_outputs, api_visibility="private")
     # No triggers: on a change of any input, and on page load.
     gr.on(None, writer.charts, [prompt, temperature, top_k, top_p], [chart_model, chart_sampled, chart_caption],

@@ -19,10 +19,6 @@ HINT = ("Each token is coloured by its rank in the model's own distribution (T =
         "to see its probability and the model's top 5 there; pick one and Branch to write on from it.")
 
 
-EDITED = ("You edited the joke: the LSTM cells below read your text, but only a joke the model wrote has tokens "
-          "to show here. Generate writes a new one.")
-
-
 @dataclass
 class Version:
     """One version of a joke: its prompt, the tokens written, and the settings that wrote them."""
@@ -75,14 +71,6 @@ class TokenView:
                                                       branch=(old.steps[index], int(token))))
         return self.show([*versions, Version(old.prompt, steps, old.settings)])
 
-    @staticmethod
-    def forget_if_edited(text: str | None, versions: list[Version]) -> tuple:
-        """When the joke box no longer holds the latest version's text (typed or pasted over), nothing to show,
-        pick or branch from; else no change (a joke streaming in has no version yet)."""
-        if not versions or text == versions[-1].text:
-            return (gr.skip(),) * 6
-        return None, [], gr.update(choices=[], value=None), None, EDITED, gr.update(interactive=False)
-
     def back(self, versions: list[Version]) -> tuple:
         """The version before the last branch."""
         return self.show(versions[:-1] if len(versions) > 1 else versions)
@@ -107,6 +95,4 @@ def token_view(models: Models, joke: gr.Textbox) -> tuple[TokenView, list]:
     tokens.select(view.pick, [versions], [alternatives, picked, info], **PRIVATE)
     branch.click(view.branch, [versions, picked, alternatives], outputs, api_visibility="private")
     back.click(view.back, [versions], outputs, api_visibility="private")
-    joke.change(view.forget_if_edited, [joke, versions], [tokens, versions, alternatives, picked, info, back],
-                **PRIVATE)
     return view, outputs
