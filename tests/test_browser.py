@@ -509,6 +509,18 @@ def test_a_gallery_digit_shows_both_predictions(page: Page):
             assert not overlap(label.bounding_box(), box), f"{label.inner_text()!r} covers it at {width} px"
 
 
+def test_a_pasted_joke_over_the_limit_is_told_its_length(page: Page):
+    """A paste longer than the limit is not cut (which would drop its blank): the refusal names the limit."""
+    open_tab(page, "LSTM vs Bi-LSTM")
+    page.get_by_role("tab", name="Text: fill in the blank").click()
+    box = page.locator("#blank-text textarea")
+    box.fill("")
+    box.focus()
+    page.keyboard.insert_text("A man walks into a bar. " * 42 + "The ___ laughed.")  # as a paste: 1,024 characters
+    box.press("Enter")
+    expect(page.get_by_text("the limit is 1,000").first).to_be_visible()
+
+
 def test_the_text_comparison_fills_a_blank_and_a_random_test_joke(page: Page):
     open_tab(page, "LSTM vs Bi-LSTM")
     page.get_by_role("tab", name="Text: fill in the blank").click()
@@ -549,6 +561,11 @@ def test_a_token_is_picked_and_branched_twice_and_back_returns(page: Page):
     tokens = page.locator("#joke-tokens")
     expect(tokens.get_by_text("top 1", exact=True)).to_be_visible()  # the legend
     first = output.input_value()
+    # Branch before picking a token: a hint, and the joke and its tokens stay readable (no error badges)
+    page.get_by_role("button", name="Branch from it").click()
+    expect(page.get_by_text("Click a token of the joke and pick an alternative first").first).to_be_visible()
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+    expect(output).to_have_value(first)
     versions = [first]
     for _ in range(2):
         token = tokens.locator(".token").nth(4)  # the prompt is the first

@@ -15,7 +15,7 @@ from src.ui import Models
 from src.ui.generate_tab import MIN_WORDS, JokeWriter
 from src.ui.cell_view import CellViewer
 from src.ui.temperature_lanes import TemperatureLanes, parse_temperatures
-from src.ui.token_view import TokenView
+from src.ui.token_view import TokenView, percent
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,7 @@ def test_the_cell_viewer_shows_a_cell_over_the_text(joke_model):
     assert viewer.show("", 3) is None
     with pytest.raises(gr.Error):
         viewer.show("Knock knock.", 99_999)
+
+
+def test_a_tiny_probability_reads_as_under_a_tenth_of_a_percent_not_zero():
+    assert (percent(0.25), percent(0.0005), percent(0.0004), percent(0.0)) == ("25.0%", "0.1%", "<0.1%", "<0.1%")

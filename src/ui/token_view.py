@@ -11,12 +11,17 @@ import gradio as gr
 
 from src import predict
 from src.sampling import Sampled, decoded
-from src.ui.models import Models, refusal
+from src.ui.models import Models
 from src.ui.widgets import PRIVATE
 
 COLORS = {"top 1": "#86efac", "top 10": "#fde68a", "top 100": "#fdba74", "beyond 100": "#fca5a5"}
 HINT = ("Each token is coloured by its rank in the model's own distribution (T = 1) when it was drawn. Click one "
         "to see its probability and the model's top 5 there; pick one and Branch to write on from it.")
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage, "<0.1%" rather than a misleading "0.0%" for a small one."""
+    return f"{p:.1%}" if p >= 0.0005 else "<0.1%"
 
 
 @dataclass
@@ -55,16 +60,18 @@ class TokenView:
             return gr.update(choices=[], value=None), None, "Click one of the joke's tokens (not the prompt)."
         model = self.models.get("joke-lstm")
         record = predict.token_records(model, [versions[-1].steps[index]])[0]
-        choices = [(f"{a['token']!r} {a['probability']:.1%}", a["id"]) for a in record["alternatives"]
+        choices = [(f"{a['token']!r} {percent(a['probability'])}", a["id"]) for a in record["alternatives"]
                    if a["id"] != record["id"]]
-        info = (f"Token {index + 1}, {record['token']!r}: drawn with probability {record['probability']:.1%} "
-                f"(the model's own: {record['model_probability']:.1%}, rank {record['rank']}).")
+        info = (f"Token {index + 1}, {record['token']!r}: drawn with probability {percent(record['probability'])} "
+                f"(the model's own: {percent(record['model_probability'])}, rank {record['rank']}).")
         return gr.update(choices=choices, value=choices[0][1] if choices else None), index, info
 
     def branch(self, versions: list[Version], index: int | None, token: int | None) -> tuple:
         """A new version: the tokens before `index` kept, `token` in its place, then sampled on."""
         if not versions or index is None or token is None:
-            raise refusal("Click a token of the joke and pick an alternative first.")
+            # A hint, not a refusal: an error would cover the joke and the tokens with gradio's error badges.
+            gr.Warning("Click a token of the joke and pick an alternative first.")
+            return (gr.skip(),) * 7
         old = versions[-1]
         model = self.models.get("joke-lstm")
         steps = old.steps[:index] + list(model.sample(old.prompt, **old.settings,
