@@ -24,12 +24,20 @@ class RowExplainer:
     def __init__(self, models: Models):
         self.models = models
 
-    def scrub(self, image28: np.ndarray | None, rows: int) -> tuple:
-        """Per reader, the image as read after `rows` rows and the belief then; and the decision rows."""
+    def beliefs(self, image28: np.ndarray) -> dict[str, np.ndarray]:
+        """Per reader, its probabilities of the ten digits after each row it has read."""
+        return explain.reading_order_beliefs(self.models.get("digit-lstm"), self.models.get("digit-bilstm"), image28)
+
+    def row_saliency(self, image28: np.ndarray) -> dict[str, dict]:
+        """Per model (by its title), explain.row_saliency."""
+        return {title: explain.row_saliency(self.models.get(name), image28) for name, title in MODEL_TITLES.items()}
+
+    def scrub(self, image28: np.ndarray | None, rows: int, beliefs: dict[str, np.ndarray] | None = None) -> tuple:
+        """Per reader, the image as read after `rows` rows and the belief then; and the decision rows.
+        `beliefs`: self.beliefs(image28), when the caller has them already."""
         if image28 is None:
             return (None,) * (2 * len(READERS)) + ("",)
-        beliefs = explain.reading_order_beliefs(self.models.get("digit-lstm"), self.models.get("digit-bilstm"),
-                                                image28)
+        beliefs = self.beliefs(image28) if beliefs is None else beliefs
         shown = []
         for reader in READERS:
             seen = explain.rows_read(image28, rows, bottom_up=reader.endswith("backward half"))
@@ -39,14 +47,14 @@ class RowExplainer:
                                for reader in READERS)
         return (*shown, f"Decision row (its top digit never changes after it): {decisions}")
 
-    def saliency(self, image28: np.ndarray | None) -> pd.DataFrame:
-        """Per row and model, the drop in the predicted digit's probability when that row alone is blanked."""
-        frames = []
-        for name, title in MODEL_TITLES.items():
-            found = explain.row_saliency(self.models.get(name), image28) if image28 is not None else None
-            frames.append(pd.DataFrame({"row": np.arange(1, 29), "model": title,
-                                        "drop": np.zeros(28) if found is None else found["drop"].round(4)}))
-        return pd.concat(frames)
+    def saliency(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> pd.DataFrame:
+        """Per row and model, the drop in the predicted digit's probability when that row alone is blanked.
+        `found`: self.row_saliency(image28), when the caller has it already."""
+        if image28 is not None and found is None:
+            found = self.row_saliency(image28)
+        return pd.concat([pd.DataFrame({"row": np.arange(1, 29), "model": title,
+                                        "drop": np.zeros(28) if found is None else found[title]["drop"].round(4)})
+                          for title in MODEL_TITLES.values()])
 
     def explain_digit(self, image: str) -> dict:
         """Show how the LSTM and the Bi-LSTM read a digit picture row by row.
@@ -61,19 +69,18 @@ class RowExplainer:
         """
         return self.numbers(file_to_mnist(image))
 
-    def numbers(self, image28: np.ndarray | None) -> dict | None:
-        """What explain_digit returns, for a 28x28 input (None for none)."""
+    def numbers(self, image28: np.ndarray | None, beliefs: dict[str, np.ndarray] | None = None,
+                found: dict[str, dict] | None = None) -> dict | None:
+        """What explain_digit returns, for a 28x28 input (None for none); `beliefs` and `found` as for scrub
+        and saliency."""
         if image28 is None:
             return None
-        beliefs = explain.reading_order_beliefs(self.models.get("digit-lstm"), self.models.get("digit-bilstm"),
-                                                image28)
+        beliefs = self.beliefs(image28) if beliefs is None else beliefs
+        found = self.row_saliency(image28) if found is None else found
         readers = {reader: {"decision_row": explain.decision_row(b), "beliefs": b.round(5).tolist()}
                    for reader, b in beliefs.items()}
-        saliency = {}
-        for name, title in MODEL_TITLES.items():
-            found = explain.row_saliency(self.models.get(name), image28)
-            saliency[title] = {"predicted": found["predicted"], "drop": found["drop"].round(5).tolist(),
-                               "predicted_without_row": found["predicted_without_row"].tolist()}
+        saliency = {title: {"predicted": f["predicted"], "drop": f["drop"].round(5).tolist(),
+                            "predicted_without_row": f["predicted_without_row"].tolist()} for title, f in found.items()}
         return {"readers": readers, "row_saliency": saliency}
 
     def erase(self, image28: np.ndarray | None, row: int) -> tuple[np.ndarray | None, str]:
@@ -117,9 +124,13 @@ class DigitExplainer:
 
     def fill(self, image28: np.ndarray | None) -> tuple:
         """The panels for an input: all rows read, the bars, the middle row erased (both sliders back at
-        those rows), and the same as numbers."""
-        return (ALL_ROWS, *self.handlers.scrub(image28, ALL_ROWS), self.handlers.saliency(image28),
-                ERASED_ROW, *self.handlers.erase(image28, ERASED_ROW), self.handlers.numbers(image28))
+        those rows), and the same as numbers (the beliefs and the saliency computed once for all of them)."""
+        handlers = self.handlers
+        beliefs = found = None
+        if image28 is not None:
+            beliefs, found = handlers.beliefs(image28), handlers.row_saliency(image28)
+        return (ALL_ROWS, *handlers.scrub(image28, ALL_ROWS, beliefs), handlers.saliency(image28, found),
+                ERASED_ROW, *handlers.erase(image28, ERASED_ROW), handlers.numbers(image28, beliefs, found))
 
     def show(self, image28: np.ndarray | None) -> tuple:
         """A new input for the section, and its panels."""
