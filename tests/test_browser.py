@@ -141,6 +141,11 @@ def overlap(a: dict | None, b: dict | None) -> bool:
         p[xy] < q[xy] + q[size] for p, q in ((a, b), (b, a)) for xy, size in (("x", "width"), ("y", "height")))
 
 
+def sketch_rows_section(panel: Locator) -> Locator:
+    """The Sketch tab's closed-by-default "Row by row" accordion's title (click it to open or close)."""
+    return panel.get_by_text("Row by row: how the LSTM and the Bi-LSTM read it")
+
+
 def clear_button(panel: Locator) -> Locator:
     """The panel's Clear button under the canvas (not the upload's x, whose accessible name is also "Clear")."""
     return panel.locator("button").filter(has_text=re.compile(r"^\s*Clear\s*$"))
@@ -228,7 +233,7 @@ def test_the_row_saliency_chart_keeps_its_width_on_a_phone(page: Page):
     for tab, prefix in (("Sketch", "sketch"), ("LSTM vs Bi-LSTM", "compare")):
         panel = open_tab(page, tab)
         if tab == "Sketch":
-            panel.get_by_text("Row by row: how the LSTM and the Bi-LSTM read it").click()
+            sketch_rows_section(panel).click()
         axis = page.locator(f"#{prefix}-row-saliency [aria-roledescription='axis'][aria-label^='X-axis']")
         axis.scroll_into_view_if_needed()
         assert axis.bounding_box()["width"] > 200, axis.bounding_box()
@@ -360,7 +365,7 @@ def test_clear_empties_the_upload_and_the_numbers_follow_the_digit(page: Page, t
     row-by-row numbers (/explain_digit's) always describe the digit shown: uploaded, then drawn, twice."""
     panel = open_tab(page, tab)
     if tab == "Sketch":
-        panel.get_by_text("Row by row: how the LSTM and the Bi-LSTM read it").click()
+        sketch_rows_section(panel).click()
     panel.get_by_text("Row by row as numbers").click()
     numbers = panel.get_by_test_id("json").last  # the comparison's own facts come first
     for _ in range(2):
@@ -641,7 +646,7 @@ def test_the_sketch_tabs_row_by_row_fills_when_opened_and_follows_the_canvas(pag
     """The section is computed only while open: opened after a drawing it shows that drawing, and while open
     it follows each new drawing and a clear; closed and opened again it shows the latest drawing."""
     panel = open_tab(page, "Sketch")
-    section = page.get_by_text("Row by row: how the LSTM and the Bi-LSTM read it")
+    section = sketch_rows_section(panel)
     decisions = page.locator("#sketch-decision-rows")
     lstm_belief = top_class(panel.get_by_test_id("label").filter(has_text="LSTM after t rows").first)
     for opened_after, drawn_while_open in (("1", "0"), ("0", "1")):
