@@ -1,6 +1,7 @@
 """The shipped checkpoints: complete folders whose recorded metrics hold when re-measured here."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -10,8 +11,10 @@ import torch
 from src import data
 from src.hub import MODELS, bundled_folder, checkpoints_dir
 from src.cells import cell_correlations, load_cells
+from src.checkpoint import read_metrics
 from src.cloze import cloze_accuracy, fill_bidirectional, joke_blanks
 from src.evaluate import bits_per_char, blank_bits_per_char, digit_accuracy
+from src.recipes import RECIPES, as_record
 from src.sampling import MAX_WORD_CHARS
 from tests.checkpoint_fixtures import load_bundled
 
@@ -24,6 +27,16 @@ def test_folder_is_complete_and_small(name):
     assert sum(files.values()) <= 20 * 2**20
     card = (folder / "README.md").read_text()
     assert "python -m src.train" in card and "## Measured results" in card
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_folder_was_trained_by_its_named_recipe(name):
+    """README's retraining commands (`python -m src.train NAME`) reproduce the shipped folders: each one's
+    recorded recipe is its named recipe's, but for settings added since, which keep their old behaviour."""
+    recorded, recipe = read_metrics(bundled_folder(name))["recipe"], RECIPES[name]
+    for spec in dataclasses.fields(recipe):
+        expected = as_record(recipe)[spec.name]
+        assert recorded.get(spec.name, spec.default) == expected, (name, spec.name)
 
 
 @pytest.mark.data
