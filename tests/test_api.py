@@ -93,6 +93,13 @@ def test_any_prompt_produces_a_joke(client, prompt):
 def test_top_k_and_top_p_off_and_greedy(client):
     assert client.predict("Why", 0, 0, 1.0, 12, 1, api_name="/generate") == \
         client.predict("Why", 0, 0, 1.0, 12, 2, api_name="/generate")
+    # At T = 1 with top-k 0 and top-p 1.0 (both off) each token is drawn from the model's own distribution...
+    tokens = client.predict("Why", 1.0, 0, 1.0, 12, 3, api_name="/generate_tokens")["tokens"]
+    assert all(t["probability"] == pytest.approx(t["model_probability"], rel=1e-5) for t in tokens)
+    assert any(t["model_probability"] < 0.9 for t in tokens)
+    # ...and top-k 1 leaves only the likeliest token, whatever the seed.
+    tokens = client.predict("Why", 1.0, 1, 1.0, 12, 3, api_name="/generate_tokens")["tokens"]
+    assert all(t["probability"] == pytest.approx(1.0) and t["rank"] == 1 for t in tokens)
 
 
 @pytest.mark.parametrize("args, message", [

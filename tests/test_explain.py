@@ -74,4 +74,8 @@ def test_the_handlers_show_nothing_without_a_digit_and_everything_with_one(digit
     assert handlers.scrub(image, 0)[1] is None, "no belief before any row is read"
     erased, said = handlers.erase(image, 7)
     assert erased.shape == (112, 112) and said.startswith("Without row 7:")
-    assert len(handlers.saliency(image)) == 56
+    shown = handlers.saliency(image)
+    assert len(shown) == 56
+    for model, title in zip(digits, ("LSTM", "Bi-LSTM")):
+        drops = shown[shown["model"] == title]["drop"].to_numpy()
+        assert np.array_equal(drops, explain.row_saliency(model, image)["drop"].round(4)) and drops.any()

@@ -111,15 +111,18 @@ def test_features_mark_the_right_tokens():
     assert FEATURES["start of a word"](tokens).tolist() == [1, 1, 1, 0, 0, 1, 0, 0, 0, 1]  # after white space
 
 
-def test_a_cell_that_copies_a_feature_is_found_first(joke_model):
+def test_the_cells_most_correlated_with_a_feature_are_ranked_first(joke_model):
     jokes = ['He said "hi there" and left. Why? "Because" he could.', 'A "quote" here?', "No quotes at all."]
     ranked = cell_correlations(joke_model, jokes)
     assert set(ranked) == set(FEATURES) and all(len(cells) <= 5 for cells in ranked.values())
-    unit, r = ranked["inside quotes"][0]
-    # the reported r is the correlation of that cell's activation with the feature, recomputed here
+    # every cell's correlation with the feature, recomputed here with numpy: the five strongest, in order
     tokens, h = zip(*(activations(joke_model, joke) for joke in jokes))
+    h = np.concatenate(h)
     feature = np.concatenate([FEATURES["inside quotes"](t) for t in tokens])
-    assert r == pytest.approx(np.corrcoef(np.concatenate(h)[:, unit], feature)[0, 1], abs=1e-3)
+    r = np.array([np.corrcoef(h[:, unit], feature)[0, 1] for unit in range(h.shape[1])])
+    strongest = np.argsort(-np.abs(r))[:5]
+    assert [unit for unit, _ in ranked["inside quotes"]] == strongest.tolist()
+    assert [value for _, value in ranked["inside quotes"]] == pytest.approx(r[strongest], abs=1e-3)
 
 
 def test_the_cell_viewer_shows_a_cell_over_the_text(joke_model):

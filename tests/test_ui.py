@@ -82,6 +82,12 @@ def test_charts_show_both_distributions(models):
     model_table, sampled_table, caption = JokeWriter(models).charts("Why", 0.5, 3, 0.9)
     assert list(model_table.columns) == ["token", "model", "sampled"] and model_table is sampled_table
     assert "T = 0.5" in caption and "top-k 3" in caption
+    # the model's own probabilities, likeliest first; sampling keeps its top 3 (this untrained model's are
+    # nearly even, so top-p 0.9 cuts none of them), sharpened by T = 0.5: ratios squared
+    model, sampled = model_table["model"].to_numpy(), model_table["sampled"].to_numpy()
+    assert (np.diff(model) <= 0).all() and len(model) == 12
+    assert np.flatnonzero(sampled).tolist() == [0, 1, 2] and sampled.sum() == pytest.approx(1, abs=1e-5)
+    assert sampled[0] / sampled[2] == pytest.approx((model[0] / model[2]) ** 2, rel=1e-3)
 
 
 # ---- digits ------------------------------------------------------------------------------------
@@ -186,9 +192,12 @@ def test_fill_blank_gives_five_rankings_and_the_times(models):
     assert len(timing) == 3
 
 
-@pytest.mark.parametrize("text", ["", None, "no blank", "two ___ ___", "x" * 1001 + " ___"])
-def test_fill_blank_refuses_bad_text_with_a_message(models, text):
-    with pytest.raises(gr.Error):
+@pytest.mark.parametrize("text, message", [("", "Write a joke with one blank"), (None, "Write a joke with one blank"),
+                                           ("no blank", "There is no blank"), ("two ___ ___", "There are 2 blanks"),
+                                           ("x" * 1001 + " ___", "the limit is 1,000"),
+                                           ("the ___s", "must stand for a whole word")])
+def test_fill_blank_refuses_bad_text_with_a_message(models, text, message):
+    with pytest.raises(gr.Error, match=message):
         BlankFiller(models, []).fill_blank(text)
 
 
