@@ -3,6 +3,7 @@
     python -m src.train digit-bilstm --out checkpoints/digit-bilstm
     python -m src.train digit-lstm --out checkpoints/digit-lstm
     python -m src.train joke-lstm --out checkpoints/joke-lstm
+    python -m src.train joke-lstm-512 --out runs/joke-lstm-512     # joke-bilstm starts from this LM
     python -m src.train joke-bilstm --out checkpoints/joke-bilstm
     python -m src.train digit-lstm --help          # every setting, with the recipe's value
 

@@ -36,6 +36,12 @@ def test_folder_was_trained_by_its_named_recipe(name):
     recorded, recipe = read_metrics(bundled_folder(name))["recipe"], RECIPES[name]
     for spec in dataclasses.fields(recipe):
         expected = as_record(recipe)[spec.name]
+        if (name, spec.name) == ("joke-bilstm", "init"):
+            # trained when its starting LM (recipe joke-lstm-512, trained into runs/ now) was the shipped joke-lstm
+            assert (recorded["init"], expected) == ("checkpoints/joke-lstm", "runs/joke-lstm-512")
+            assert read_metrics(bundled_folder(name))["init"]["command"].startswith("python -m src.train joke-lstm ")
+            assert as_record(RECIPES["joke-lstm-512"])["hidden_size"] == recorded["hidden_size"] == 512
+            continue
         assert recorded.get(spec.name, spec.default) == expected, (name, spec.name)
 
 
