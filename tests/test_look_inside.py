@@ -128,6 +128,9 @@ def test_the_cells_most_correlated_with_a_feature_are_ranked_first(joke_model):
 def test_the_cell_viewer_shows_a_cell_over_the_text(joke_model):
     viewer = CellViewer(Models({"joke-lstm": joke_model}), {"inside quotes": [(3, 0.7)], "x": [(5, -0.2)]})
     assert viewer.choices()[0] == ("cell 3: inside quotes (r = +0.70)", 3)
+    # a cell ranked for two features is one choice naming both (the dropdown tells choices apart by value)
+    twice = CellViewer(Models({"joke-lstm": joke_model}), {"a": [(3, 0.7), (5, 0.2)], "b": [(5, -0.6)]})
+    assert twice.choices() == [("cell 3: a (r = +0.70)", 3), ("cell 5: b (r = -0.60); a (r = +0.20)", 5)]
     assert "No cell tracks: x" in viewer.summary()
     shown = viewer.show("Knock knock.", 3)
     assert "".join(token for token, _ in shown) == "Knock knock." and all(-1 <= v <= 1 for _, v in shown)

@@ -20,10 +20,17 @@ class CellViewer:
         self.models, self.ranked = models, ranked
 
     def choices(self) -> list[tuple[str, int]]:
-        """The ranked cells, strongest first, as dropdown choices."""
-        cells = sorted(((unit, r, name) for name, found in self.ranked.items() for unit, r in found),
-                       key=lambda c: -abs(c[1]))
-        return [(f"cell {unit}: {name} (r = {r:+.2f})", unit) for unit, r, name in cells]
+        """The ranked cells as dropdown choices, strongest first, each cell once with every feature it was
+        ranked for (a dropdown tells choices apart by value: a cell listed twice could not be picked twice)."""
+        features: dict[int, list[tuple[float, str]]] = {}
+        for name, found in self.ranked.items():
+            for unit, r in found:
+                features.setdefault(unit, []).append((r, name))
+        for found in features.values():
+            found.sort(key=lambda feature: -abs(feature[0]))
+        cells = sorted(features.items(), key=lambda item: -abs(item[1][0][0]))
+        return [(f"cell {unit}: " + "; ".join(f"{name} (r = {r:+.2f})" for r, name in found), unit)
+                for unit, found in cells]
 
     def summary(self) -> str:
         """Which features some cell tracks (|r| >= STRONG) and which none does."""
