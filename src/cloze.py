@@ -47,11 +47,15 @@ def parse_blank(text: str, tokenizer: Tokenizer) -> Blank:
     if len(blanks) > 1:
         raise ValueError(f"There are {len(blanks)} blanks; put exactly one ___ where a word is missing.")
     left, right = BLANK.split(text)
-    if re.search(r"[A-Za-z0-9']\Z", left) or re.match(r"[A-Za-z0-9']", right):  # \Z: "$" also matches before a \n
+    # Any letter or digit (é, ß and 語 too) or an apostrophe next to ___ makes it part of a word. \Z: "$"
+    # would also match before a final line break.
+    if re.search(r"([^\W_]|')\Z", left) or re.match(r"[^\W_]|'", right):
         raise ValueError("The blank must stand for a whole word: leave a space or punctuation on each side of ___ "
                          "(not an apostrophe: in ___'s the blank would be part of a word).")
-    spaced = left.endswith(" ")
-    return Blank(tokenizer.encode(left[:-1] if spaced else left), tokenizer.encode(right), spaced)
+    # White space before the blank (a space, a line break, a tab) stands for the word's own leading space, as in
+    # generation: the candidates are the vocabulary's spaced words, read right after the text before it.
+    spaced = left[-1:].isspace()
+    return Blank(tokenizer.encode(left.rstrip() if spaced else left), tokenizer.encode(right), spaced)
 
 
 @lru_cache(maxsize=8)

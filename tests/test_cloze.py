@@ -119,7 +119,7 @@ def test_rescoring_with_the_shipped_lm_matches_its_nll(joke_model):
 
 def test_every_method_ranks_word_tokens_of_the_blanks_spacing(tiny_lm, tiny_bi):
     for text, spaced in (("Why did the ___ cross the road?", True), ("___ did the chicken cross?", False),
-                         ('He said "___" twice.', False), ("Why did the\n___ cross the road?", False)):
+                         ('He said "___" twice.', False), ("Why did the\n___ cross the road?", True)):
         blank = parse_blank(text, tiny_lm.tokenizer)
         assert blank.spaced is spaced
         allowed = set(word_candidates(tiny_lm.tokenizer, spaced).tolist())
@@ -131,6 +131,15 @@ def test_every_method_ranks_word_tokens_of_the_blanks_spacing(tiny_lm, tiny_bi):
                        for t, _ in ranking)
 
 
+def test_a_blank_after_a_line_break_or_a_tab_is_filled_as_after_a_space(tiny_lm, tiny_bi):
+    """As in generation, white space before the blank is the word's own space: the same candidates, scores
+    and words as with a plain space (a line break used to leave only word pieces: 's, s, ly)."""
+    spaced = "Knock knock. ___ there?"
+    for text in ("Knock knock.\n___ there?", "Knock knock.\t___ there?", "Knock knock. \n ___ there?"):
+        for model, fill in ((tiny_lm, fill_left), (tiny_lm, fill_rescore), (tiny_bi, fill_bidirectional)):
+            assert fill(model, parse_blank(text, model.tokenizer)) == fill(model, parse_blank(spaced, model.tokenizer))
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "Write a joke with one blank"),
     ("   ", "Write a joke with one blank"),
@@ -139,6 +148,8 @@ def test_every_method_ranks_word_tokens_of_the_blanks_spacing(tiny_lm, tiny_bi):
     ("Half a wo___ is not a word.", "whole word"),
     ("The ___'s dog barked.", "not an apostrophe"),
     ("Why did the chicken\n___s cross?", "whole word"),
+    ("Qué___ es", "whole word"),
+    ("Straße ___ß", "whole word"),
     ("x ___ " + "y" * 1000, "the limit is 1,000"),
 ])
 def test_bad_texts_are_refused_with_a_message(tiny_lm, text, message):
