@@ -29,6 +29,26 @@ def activations(model: JokeLSTM, text: str) -> tuple[list[str], np.ndarray]:
     return [model.token_text(t) for t in ids], output[0, 1:].numpy()
 
 
+def readable_activations(model: JokeLSTM, text: str) -> tuple[list[str], np.ndarray]:
+    """`activations` as people read the text: tokens that spell one character between them (the bytes of an
+    emoji or of 語, each of which alone shows as �) joined into that character, with the state after the last."""
+    ids = model.tokenizer.encode(text)
+    _, h = activations(model, text)
+    shown, rows, pending = [], [], b""
+    for row, token in enumerate(ids):
+        pending += model.tokenizer.token_bytes(token)
+        try:
+            piece = pending.decode("utf-8")
+        except UnicodeDecodeError as error:
+            if error.reason == "unexpected end of data" and row + 1 < len(ids):  # the character goes on
+                continue
+            piece = pending.decode("utf-8", errors="replace")
+        shown.append(piece)
+        rows.append(row)
+        pending = b""
+    return shown, h[rows]
+
+
 def _inside(opening: str, closing: str) -> Callable[[list[str]], np.ndarray]:
     """Per token: 1 while inside opening...closing (the same mark for quotes), after the mark that opens."""
     def feature(tokens: list[str]) -> np.ndarray:

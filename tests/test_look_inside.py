@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.cells import FEATURES, activations, cell_correlations
+from src.cells import FEATURES, activations, cell_correlations, readable_activations
 from src.sampling import Written, filtered_probs
 from src.predict import rank_bucket, token_records
 from src.ui import Models
@@ -123,6 +123,20 @@ def test_the_cells_most_correlated_with_a_feature_are_ranked_first(joke_model):
     strongest = np.argsort(-np.abs(r))[:5]
     assert [unit for unit, _ in ranked["inside quotes"]] == strongest.tolist()
     assert [value for _, value in ranked["inside quotes"]] == pytest.approx(r[strongest], abs=1e-3)
+
+
+def test_the_cells_are_shown_over_whole_characters_not_bytes(joke_model):
+    text = "Ha 😂 語!"
+    ids = joke_model.tokenizer.encode(text)
+    shown, h = readable_activations(joke_model, text)
+    assert "".join(shown) == text and len(shown) < len(ids)  # the emoji and 語 are several byte tokens each
+    # each character carries the state after its last byte
+    _, raw = activations(joke_model, text)
+    token_ends = np.cumsum([len(joke_model.tokenizer.token_bytes(t)) for t in ids]).tolist()
+    rows = [token_ends.index(end) for end in np.cumsum([len(piece.encode()) for piece in shown])]
+    assert np.array_equal(h, raw[rows])
+    shown, _ = readable_activations(joke_model, "a\ud800b")  # not UTF-8 at all: replaced, not dropped
+    assert shown[0] == "a" and shown[-1].endswith("b") and "�" in "".join(shown)
 
 
 def test_the_cell_viewer_shows_a_cell_over_the_text(joke_model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from src.cells import load_cells, activations
+from src.cells import load_cells, readable_activations
 from src.hub import checkpoints_dir
 from src.ui.models import Models, refusal
 from src.ui.widgets import PRIVATE
@@ -46,7 +46,7 @@ class CellViewer:
         model = self.models.get("joke-lstm")
         if unit is None or not 0 <= unit < model.lstm.hidden_size or unit != int(unit):
             raise refusal(f"Pick a cell: a whole number from 0 to {model.lstm.hidden_size - 1}.")
-        tokens, h = activations(model, text)
+        tokens, h = readable_activations(model, text)
         return [(token, round(float(value), 3)) for token, value in zip(tokens, h[:, int(unit)])]
 
 
