@@ -8,6 +8,7 @@ The app reads the file (the jokes are not shipped), so a Space lists the cells t
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -31,21 +32,17 @@ def activations(model: JokeLSTM, text: str) -> tuple[list[str], np.ndarray]:
 
 def readable_activations(model: JokeLSTM, text: str) -> tuple[list[str], np.ndarray]:
     """`activations` as people read the text: tokens that spell one character between them (the bytes of an
-    emoji or of 語, each of which alone shows as �) joined into that character, with the state after the last."""
+    emoji or of 語, each of which alone shows as �) joined into that character, with the state after the last
+    (decoded incrementally, as generation's src.sampling.decoded does)."""
     ids = model.tokenizer.encode(text)
     _, h = activations(model, text)
-    shown, rows, pending = [], [], b""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    shown, rows = [], []
     for row, token in enumerate(ids):
-        pending += model.tokenizer.token_bytes(token)
-        try:
-            piece = pending.decode("utf-8")
-        except UnicodeDecodeError as error:
-            if error.reason == "unexpected end of data" and row + 1 < len(ids):  # the character goes on
-                continue
-            piece = pending.decode("utf-8", errors="replace")
-        shown.append(piece)
-        rows.append(row)
-        pending = b""
+        piece = decoder.decode(model.tokenizer.token_bytes(token), final=row == len(ids) - 1)
+        if piece:  # empty while a character is cut between tokens
+            shown.append(piece)
+            rows.append(row)
     return shown, h[rows]
 
 
