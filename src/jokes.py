@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from src.checkpoint import HubCheckpoint
 from src.sampling import (MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, Sampled, Written, check_sampling,
-                          decoded, draw, filtered_probs, is_symbol)
+                          decoded, draw, filtered_probs, is_symbol, unfinished)
 from src.tokenizer import EOS, Tokenizer
 
 
@@ -153,14 +153,23 @@ class JokeLSTM(
 
     def blocked(self, written: Written, min_words: int) -> torch.Tensor:
         """The token ids that may not come next: the end token while fewer than `min_words` words are out,
-        any token that would repeat the symbol at the end of the text more than MAX_SYMBOL_RUN times, and
-        after a space that ends some text, any token that does not start a word with its own space."""
+        any token that would repeat the symbol at the end of the text more than MAX_SYMBOL_RUN times, after
+        a space that ends some text, any token that does not start a word with its own space, and any token
+        whose bytes would not be UTF-8 after the text's (an unfinished character is finished first)."""
         ids = [EOS] if written.words < min_words else []
         if written.repeats:
             ids += self._leading_runs().get((written.symbol, MAX_SYMBOL_RUN + 1 - written.repeats), [])
         if written.space:
             ids += self._not_spaced()
+        ids += self._not_utf8_after(written.partial)
         return torch.tensor(ids, dtype=torch.long)
+
+    @functools.cache
+    def _not_utf8_after(self, partial: bytes) -> list[int]:
+        """The tokens whose bytes after `partial` (an unfinished character, or b"") are not UTF-8 or its
+        beginning; after an unfinished character, the end token too."""
+        return [token for token, data in enumerate(self.tokenizer.tokens)
+                if unfinished(partial + data) is None or (partial and token == EOS)]
 
     @functools.cache
     def _not_spaced(self) -> list[int]:

@@ -5,6 +5,7 @@ generated text keeps (words, characters per word, symbol runs), and what each sa
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,8 +39,10 @@ class Sampled:
 @dataclass(frozen=True)
 class Written:
     """What the text written so far means for generation's bounds: its words, the characters of the word
-    being written (0 after white space), the symbol byte repeated at its end with how many times, and whether
-    it ends with a space the next word takes as its own.
+    being written (0 after white space), the symbol byte repeated at its end with how many times, whether
+    it ends with a space the next word takes as its own, and the bytes of a character it has begun but not
+    finished (the vocabulary holds every single byte, and a sampled byte may start a character that only
+    some tokens can finish: the others would be written as \ufffd).
 
     That is white space typed at the end of a prompt (after some text), or a space the model wrote. The
     vocabulary's words carry their own leading space, so the next token must start with one
@@ -51,6 +54,7 @@ class Written:
     symbol: int = 0
     repeats: int = 0
     space: bool = False
+    partial: bytes = b""
 
     @classmethod
     def prompt(cls, prompt: str) -> Written:
@@ -68,7 +72,8 @@ class Written:
         symbol, repeats = self.symbol, self.repeats
         for byte in data:
             symbol, repeats = ((byte, repeats + 1 if byte == symbol else 1) if is_symbol(byte) else (0, 0))
-        return Written(words, word_chars, symbol, repeats, data.endswith(b" ") if data else self.space)
+        return Written(words, word_chars, symbol, repeats, data.endswith(b" ") if data else self.space,
+                       unfinished(self.partial + data) or b"")
 
 
 def is_symbol(byte: int) -> bool:
@@ -76,16 +81,33 @@ def is_symbol(byte: int) -> bool:
     return byte < 128 and not chr(byte).isalnum() and not chr(byte).isspace()
 
 
+def unfinished(data: bytes) -> bytes | None:
+    """The bytes at the end of `data` that begin a UTF-8 character without finishing it (b"" if none), or
+    None if `data` is not UTF-8 or a beginning of it that some bytes could finish."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(data)
+    except UnicodeDecodeError:
+        return None
+    tail = decoder.getstate()[0]
+    return tail if _finishable(tail) else None
+
+
+@functools.cache
+def _finishable(tail: bytes) -> bool:
+    """Whether continuation bytes can finish the character `tail` begins. Python's incremental decoder
+    holds b"\xed\xa0" (the start of a surrogate) without complaint, and no third byte finishes it."""
+    return not tail or any(unfinished(tail + bytes([byte])) is not None for byte in range(0x80, 0xC0))
+
+
 def decoded(steps: Iterator[Sampled]) -> Iterator[str]:
-    """Sampled tokens as text pieces (UTF-8 characters split across tokens come out whole)."""
+    """Sampled tokens as text pieces (UTF-8 characters split across tokens come out whole; a character left
+    unfinished when generation stops at its token bound is not written)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     for step in steps:
         piece = decoder.decode(step.data)
         if piece:
             yield piece
-    tail = decoder.decode(b"", final=True)
-    if tail:
-        yield tail
 
 
 def count_words(data: bytes, words: int, word_chars: int) -> tuple[int, int]:

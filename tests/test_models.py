@@ -75,6 +75,15 @@ def test_any_prompt_generates(tiny_lm):
         text.encode("utf-8")  # whole characters only: no stray surrogate or cut byte sequence
 
 
+def test_generation_writes_whole_characters_only(tiny_lm):
+    """An untrained LM draws single bytes all the time; none may start a character mid-way or leave one
+    unfinished (each would be written as \ufffd)."""
+    texts = ["".join(tiny_lm.generate("é", temperature=1.5, max_words=8, seed=s, stop_at_end=False))
+             for s in range(30)]
+    assert not any("\ufffd" in text for text in texts)
+    assert sum(ord(c) > 127 for text in texts for c in text) > 30, "it still writes characters beyond ASCII"
+
+
 def test_same_seed_same_text_and_greedy_ignores_seed(tiny_lm):
     def run(**kw):
         return "".join(tiny_lm.generate("Why did", max_words=12, stop_at_end=False, **kw))
