@@ -3,22 +3,24 @@
     python -m src.train digit-bilstm --out checkpoints/digit-bilstm
     python -m src.train digit-lstm --out checkpoints/digit-lstm
     python -m src.train joke-lstm --out checkpoints/joke-lstm
-    python -m src.train joke-lstm-512 --out runs/joke-lstm-512     # joke-bilstm starts from this LM
-    python -m src.train joke-bilstm --out checkpoints/joke-bilstm
+    python -m src.train joke-bilstm --out checkpoints/joke-bilstm   # trains runs/joke-lstm-512 first if missing
     python -m src.train digit-lstm --help          # every setting, with the recipe's value
 
-Each run is seeded, shows a progress bar, and writes config.json, model.safetensors, metrics.json (test
+A recipe that starts from a folder named after a recipe (joke-bilstm: runs/joke-lstm-512) trains that
+folder first by its recipe when it is missing, so every checkpoint takes one command. Each run is seeded, shows a progress bar, and writes config.json, model.safetensors, metrics.json (test
 score, parameter count, training time, per-epoch curves, the recipe and the exact command) and a model card.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shlex
 from pathlib import Path
 
 from src.blanks import JokeBiLSTM
 from src.digits import DigitRNN
 from src.jokes import JokeLSTM
-from src.recipes import RECIPES, DigitRecipe, add_arguments, from_arguments
+from src.recipes import RECIPES, DigitRecipe, Recipe, add_arguments, from_arguments
 from src.train_blanks import train_blanks
 from src.train_digits import train_digits
 from src.train_jokes import train_jokes
@@ -43,12 +45,24 @@ def main(argv: list[str] | None = None) -> None:
         recipe_parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     recipe = from_arguments(RECIPES[args.name], args)
+    if recipe.init is not None and not recipe.init.exists() and recipe.init.name in RECIPES:
+        print(f"{recipe.init} is missing: training it first by its recipe, {recipe.init.name}")
+        base = dataclasses.replace(RECIPES[recipe.init.name], limit=recipe.limit)  # smoke tests: both small
+        command = ["python", "-m", "src.train", recipe.init.name, "--out", str(recipe.init)]
+        run(base, recipe.init, recipe.init.name, not args.no_progress,
+            shlex.join(command + (["--limit", str(recipe.limit)] if recipe.limit else [])))
+    run(recipe, args.out, args.name, not args.no_progress)
+
+
+def run(recipe: Recipe, out: Path, name: str, progress: bool, command: str | None = None) -> None:
+    """Train `recipe` by the trainer for its kind and save the folder; `command` is the one recorded, when it
+    is not this process's own."""
     if isinstance(recipe, DigitRecipe):
         train = train_digits
     else:
         train = train_blanks if recipe.bidirectional else train_jokes
-    model, metrics = train(recipe, progress=not args.no_progress)
-    save(model, metrics, args.out, args.name)
+    model, metrics = train(recipe, progress=progress)
+    save(model, metrics | ({"command": command} if command else {}), out, name)
 
 
 if __name__ == "__main__":

@@ -235,6 +235,21 @@ def test_a_recipe_run_records_its_recipe(tmp_path):
 
 
 @pytest.mark.data
+def test_a_missing_starting_folder_named_after_a_recipe_is_trained_first(tmp_path):
+    """So every checkpoint takes one command: joke-bilstm starts from runs/joke-lstm-512, trained by its recipe
+    when missing. Shown here on a digit model, whose tiny run takes seconds."""
+    assert RECIPES["joke-bilstm"].init.name == "joke-lstm-512" in RECIPES
+    base = tmp_path / "digit-lstm"
+    train_main(["digit-lstm", "--init", str(base), "--epochs", "1", "--drawn-epochs", "0", "--limit", "64",
+                "--no-progress", "--out", str(tmp_path / "next")])
+    first, then = (json.loads((folder / "metrics.json").read_text()) for folder in (base, tmp_path / "next"))
+    assert first["recipe"] == as_record(dataclasses.replace(RECIPES["digit-lstm"], limit=64))
+    assert first["command"] == f"python -m src.train digit-lstm --out {base} --limit 64"
+    assert then["recipe"]["init"] == str(base)
+    assert (then["init"]["command"], then["init"]["train_seconds"]) == (first["command"], first["train_seconds"])
+
+
+@pytest.mark.data
 def test_tiny_joke_training_learns_something():
     model, metrics = train_jokes(JokeRecipe(hidden_size=32, embed_dim=8, pretrain_epochs=8, finetune_epochs=1,
                                             batch_size=8, seq_len=32, lr=0.02, limit=40), progress=False)
