@@ -61,6 +61,7 @@ class JokeRecipe:
     lr: float = 3e-3
     finetune_lr: float = 3e-4
     clean_weight: int = 2  # times the cleanjokes training split is repeated in pretraining
+    tidy_spacing: bool = False  # train on text with its spacing tidied (src.data.tidy_spacing)
     init: Path | None = None  # start from this joke-lstm folder (the Bi-LSTM: its forward half) and its vocabulary
     seed: int = 0
     limit: int | None = None  # train on the first `limit` jokes (smoke tests)

@@ -77,8 +77,9 @@ class JokeTexts:
 
 def joke_texts(r: JokeRecipe) -> JokeTexts:
     """The splits (data.clean_jokes, data.pretraining_jokes), cut to `r.limit` jokes for smoke tests."""
-    clean_train, val, test = (data.clean_jokes(s) for s in ("train", "val", "test"))
-    extra = data.pretraining_jokes()
+    clean_train = data.clean_jokes("train", tidy=r.tidy_spacing)
+    val, test = data.clean_jokes("val"), data.clean_jokes("test")
+    extra = data.pretraining_jokes(tidy=r.tidy_spacing)
     if r.limit:
         clean_train, val, extra = clean_train[:r.limit], val[:r.limit // 4 + 1], extra[:r.limit]
     return JokeTexts(clean_train, val, test, extra, r.clean_weight)
@@ -132,7 +133,7 @@ def finish_text_model(metrics: dict, model: torch.nn.Module, texts: JokeTexts, r
     """What every text model records beyond its own scores: the jokes it was trained on (and what the
     filters dropped), its size and vocabulary, the run it started from, then src.run_record.finish."""
     metrics.update({"pretraining_jokes": len(texts.extra), "finetuning_jokes": len(texts.clean_train),
-                    "jokes_dropped": data.jokes_dropped(), "vocab_size": len(model.tokenizer)})
+                    "jokes_dropped": data.jokes_dropped(tidy=r.tidy_spacing), "vocab_size": len(model.tokenizer)})
     metrics["summary"].update({
         "parameters": f"{count_parameters(model):,}",
         "vocabulary": f"{len(model.tokenizer):,} tokens ({vocabulary})",

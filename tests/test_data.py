@@ -1,6 +1,8 @@
 """The data split and filters the models are trained and scored on."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -28,6 +30,16 @@ def test_pretraining_jokes_are_bounded_clean_unique_and_held_out():
     overlaps = data.overlaps_test()
     assert not any(overlaps(j) for j in extra)
     assert not set(extra) & set(data.clean_jokes("val"))
+
+
+def test_training_text_can_have_its_spacing_tidied_and_held_out_text_is_kept_as_it_is():
+    assert data.tidy_spacing("Who ?  Me . Well ... ok :) Fine , yes !") == "Who? Me. Well ... ok :) Fine, yes!"
+    spaced = re.compile(r" [?!.,;:](?=\s|$)|  ")
+    tidied = data.pretraining_jokes(tidy=True) + data.clean_jokes("train", tidy=True)
+    assert not any(spaced.search(j) for j in tidied)
+    assert not any(data.junk_rule(j) for j in tidied), "junk made by tidying ('bar. .....') is dropped too"
+    assert any(spaced.search(j) for j in data.pretraining_jokes()), "untidied unless asked"
+    assert any(spaced.search(j) for j in data.clean_jokes("test")), "the test split is scored untouched"
 
 
 def test_the_word_filter():
