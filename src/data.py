@@ -97,6 +97,11 @@ def tidy_spacing(joke: str) -> str:
     return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _RUN_OF_SPACES.sub(" ", joke))
 
 
+def tidied(tidy: bool) -> Callable[[str], str]:
+    """tidy_spacing, or the text as it is."""
+    return tidy_spacing if tidy else str
+
+
 def clean_jokes(split: str, root: Path = DATA_DIR, *, tidy: bool = False) -> list[str]:
     """cleanjokes.csv by split: 'test' (ID % 10 == 0), 'val' (ID % 10 == 5) or 'train' (the rest, less
     any joke that overlaps a test joke (see overlaps_test) or is junk (see JUNK_RULES); with `tidy`, its
@@ -112,11 +117,6 @@ def clean_jokes(split: str, root: Path = DATA_DIR, *, tidy: bool = False) -> lis
         overlaps = overlaps_test(root)
         jokes = [j for j in map(tidied(tidy), jokes) if not overlaps(j) and junk_rule(j) is None]
     return jokes
-
-
-def tidied(tidy: bool) -> Callable[[str], str]:
-    """tidy_spacing, or the text as it is."""
-    return tidy_spacing if tidy else str
 
 
 def is_clean(joke: str) -> bool:

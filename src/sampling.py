@@ -41,13 +41,14 @@ class Written:
     """What the text written so far means for generation's bounds: its words, the characters of the word
     being written (0 after white space), the symbol byte repeated at its end with how many times, whether
     it ends with a space the next word takes as its own, and the bytes of a character it has begun but not
-    finished (the vocabulary holds every single byte, and a sampled byte may start a character that only
-    some tokens can finish: the others would be written as \ufffd).
+    finished.
 
-    That is white space typed at the end of a prompt (after some text), or a space the model wrote. The
+    The space is white space typed at the end of a prompt (after some text), or a space the model wrote. The
     vocabulary's words carry their own leading space, so the next token must start with one
     (JokeLSTM.blocked) and writes itself without it: no "chicken  cross" (the corpus has two spaces in a row
-    in 10.5% of its jokes) and no "chicken\n the"."""
+    in 10.5% of its jokes) and no "chicken\n the". The unfinished character is there because the vocabulary
+    holds every single byte: a sampled byte may start a character that only some tokens can finish (the
+    others would be written as \ufffd)."""
 
     words: int = 0
     word_chars: int = 0
@@ -67,7 +68,7 @@ class Written:
                    prompt[-1:].isspace() and bool(prompt.strip()))
 
     def after(self, data: bytes) -> Written:
-        """The counts once `data` (UTF-8) is written too."""
+        """The counts once `data` (UTF-8 bytes, possibly part of a character) is written too."""
         words, word_chars = count_words(data, self.words, self.word_chars)
         symbol, repeats = self.symbol, self.repeats
         for byte in data:

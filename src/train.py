@@ -7,8 +7,9 @@
     python -m src.train digit-lstm --help          # every setting, with the recipe's value
 
 A recipe that starts from a folder named after a recipe (joke-bilstm: runs/joke-lstm-512) trains that
-folder first by its recipe when it is missing, so every checkpoint takes one command. Each run is seeded, shows a progress bar, and writes config.json, model.safetensors, metrics.json (test
-score, parameter count, training time, per-epoch curves, the recipe and the exact command) and a model card.
+folder first by its recipe when it is missing, so every checkpoint takes one command. Each run is seeded,
+shows a progress bar, and writes config.json, model.safetensors, metrics.json (test score, parameter count,
+training time, per-epoch curves, the recipe and the exact command) and a model card.
 """
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     recipe = from_arguments(RECIPES[args.name], args)
     if recipe.init is not None and not recipe.init.exists() and recipe.init.name in RECIPES:
+        if recipe.limit and recipe.init == RECIPES[args.name].init:
+            # a small LM in runs/joke-lstm-512 would be taken for the real one by the next full run
+            parser.error(f"{recipe.init} is missing: with --limit, give --init a scratch folder to train it into")
         print(f"{recipe.init} is missing: training it first by its recipe, {recipe.init.name}")
         base = dataclasses.replace(RECIPES[recipe.init.name], limit=recipe.limit)  # smoke tests: both small
         command = ["python", "-m", "src.train", recipe.init.name, "--out", str(recipe.init)]

@@ -17,8 +17,7 @@ from src.evaluate import blank_bits_per_char
 from src.recipes import JokeRecipe
 from src.hub import load_folder
 from src.jokes import JokeLSTM
-from src.tokenizer import build_vocab
-from src.train_jokes import finish_text_model, joke_texts, two_stages
+from src.train_jokes import finish_text_model, joke_texts, two_stages, vocabulary
 
 
 def length_batches(encoded: list[list[int]], batch_size: int, rng: random.Random) -> Iterator[list[list[int]]]:
@@ -40,7 +39,7 @@ def train_blanks(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeBiLSTM,
     rng = random.Random(r.seed)
     texts = joke_texts(r)
     lm = load_folder(JokeLSTM, Path(r.init)) if r.init is not None else None
-    vocab = lm.tokenizer.vocab if lm is not None else build_vocab(texts.corpus, r.n_words, r.n_chunks)
+    vocab = lm.tokenizer.vocab if lm is not None else vocabulary(r, texts)
     model = JokeBiLSTM(vocab, embed_dim=r.embed_dim, hidden_size=r.hidden_size, backward_size=r.backward_size,
                        dropout=r.dropout)
     if lm is not None:

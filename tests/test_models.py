@@ -1,6 +1,7 @@
 """The models' contracts: shapes, directions, exact likelihoods, sampling, and a tiny training run."""
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 import math
@@ -15,11 +16,12 @@ from src.evaluate import bits_per_char
 from src.examples import disagreements, load_gallery
 from src.hub import load_folder
 from src.jokes import JokeLSTM
-from src.sampling import check_sampling, filtered_probs
+from src.sampling import MAX_TOKENS_PER_WORD, check_sampling, filtered_probs
 from src.recipes import RECIPES, DigitRecipe, JokeRecipe, as_record
 from src.tokenizer import EOS, build_vocab
 from src.train import main as train_main
 from src.train import train_digits, train_jokes
+from src.train_jokes import joke_texts, vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +80,13 @@ def test_any_prompt_generates(tiny_lm):
 def test_generation_writes_whole_characters_only(tiny_lm):
     """An untrained LM draws single bytes all the time; none may start a character mid-way or leave one
     unfinished (each would be written as \ufffd)."""
+    runs = [[step.data for step in tiny_lm.sample("é", temperature=1.5, max_words=8, seed=s, stop_at_end=False)]
+            for s in range(30)]
+    for data in runs:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        decoder.decode(b"".join(data))  # strict: raises on bytes that are not UTF-8
+        unfinished_tail = decoder.getstate()[0]
+        assert not unfinished_tail or len(data) == 8 * MAX_TOKENS_PER_WORD, "only the token bound stops mid-character"
     texts = ["".join(tiny_lm.generate("é", temperature=1.5, max_words=8, seed=s, stop_at_end=False))
              for s in range(30)]
     assert not any("\ufffd" in text for text in texts)
@@ -247,6 +256,22 @@ def test_a_missing_starting_folder_named_after_a_recipe_is_trained_first(tmp_pat
     assert first["command"] == f"python -m src.train digit-lstm --out {base} --limit 64"
     assert then["recipe"]["init"] == str(base)
     assert (then["init"]["command"], then["init"]["train_seconds"]) == (first["command"], first["train_seconds"])
+
+
+def test_a_small_run_does_not_train_the_real_starting_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # where runs/joke-lstm-512 is missing
+    with pytest.raises(SystemExit):
+        train_main(["joke-bilstm", "--limit", "40", "--no-progress", "--out", "bi"])
+    assert "give --init a scratch folder" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.data
+def test_tidied_training_text_keeps_the_vocabulary_so_every_joke_model_has_the_same_tokens():
+    plain, tidy = JokeRecipe(limit=300), JokeRecipe(limit=300, tidy_spacing=True)
+    plain_texts, tidy_texts = joke_texts(plain), joke_texts(tidy)
+    assert plain_texts.corpus != tidy_texts.corpus, "the texts differ..."
+    assert vocabulary(tidy, tidy_texts) == vocabulary(plain, plain_texts), "...their tokens do not"
+    assert vocabulary(tidy, tidy_texts) != build_vocab(tidy_texts.corpus, tidy.n_words, tidy.n_chunks)
 
 
 @pytest.mark.data
