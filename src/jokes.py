@@ -16,8 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from src.checkpoint import HubCheckpoint
-from src.sampling import (MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, Sampled, Written, check_sampling,
-                          decoded, draw, filtered_probs, is_symbol, unfinished)
+from src.sampling import (MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, SPACED_PUNCTUATION, Sampled, Written,
+                          check_sampling, decoded, draw, filtered_probs, is_symbol, unfinished)
 from src.tokenizer import EOS, Tokenizer
 
 
@@ -153,16 +153,24 @@ class JokeLSTM(
 
     def blocked(self, written: Written, min_words: int) -> torch.Tensor:
         """The token ids that may not come next: the end token while fewer than `min_words` words are out,
-        any token that would repeat the symbol at the end of the text more than MAX_SYMBOL_RUN times, after
-        a space that ends some text, any token that does not start a word with its own space, and any token
-        whose bytes would not be UTF-8 after the text's (an unfinished character is finished first)."""
-        ids = [EOS] if written.words < min_words else []
+        a space before a lone ? ! . , ; or : (see _spaced_punctuation), any token that would repeat the symbol
+        at the end of the text more than MAX_SYMBOL_RUN times, after a space that ends some text, any token
+        that does not start a word with its own space, and any token whose bytes would not be UTF-8 after the
+        text's (an unfinished character is finished first)."""
+        ids = ([EOS] if written.words < min_words else []) + self._spaced_punctuation()
         if written.repeats:
             ids += self._leading_runs().get((written.symbol, MAX_SYMBOL_RUN + 1 - written.repeats), [])
         if written.space:
             ids += self._not_spaced()
         ids += self._not_utf8_after(written.partial)
         return torch.tensor(ids, dtype=torch.long)
+
+    @functools.cache
+    def _spaced_punctuation(self) -> list[int]:
+        """The tokens that are a space and a lone ? ! . , ; or : (" ?"): the pretraining jokes hold "who ?"
+        in 5.7% of them, and 42 of 300 jokes written with them held one (T 0.8, top-p 0.95). An LM trained on
+        tidied text writes none but scored 1.956 bits per character on test instead of 1.947 (README)."""
+        return [token for token, data in enumerate(self.tokenizer.tokens) if SPACED_PUNCTUATION.fullmatch(data)]
 
     @functools.cache
     def _not_utf8_after(self, partial: bytes) -> list[int]:

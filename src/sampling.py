@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import functools
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ MAX_WORD_CHARS = 30
 # A symbol ('.', '!', '*', '_' ...) written this many times in a row is not written once more: "....." and
 # "!!!!!" are never written (filtering them from the corpus is not enough, "..." followed by ".." is one).
 MAX_SYMBOL_RUN = 4
+# A space and then a lone ? ! . , ; or : ("who ?") is never written: it ends a word, so it takes no space.
+SPACED_PUNCTUATION = re.compile(rb" +[?!.,;:]\s*")
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,18 @@ def test_generation_never_writes_two_spaces_in_a_row(vocab):
     assert Written.prompt("Say ").space and not Written.prompt("   ").space and not Written.prompt("Say").space
 
 
+def test_generation_never_puts_a_space_before_a_lone_punctuation_mark(vocab):
+    """An LM doctored to end its words with " ?" (as the pretraining jokes' "who ?" taught joke-lstm to do)
+    writes "?" after the word instead, also after a prompt's own trailing space."""
+    lm = JokeLSTM([*vocab, " ?"] if " ?" not in vocab else vocab, embed_dim=8, hidden_size=12).eval()
+    with torch.no_grad():
+        lm.head.bias.fill_(-50.0)
+        lm.head.bias[lm.tokenizer.ids[b" ?"]] = 50.0
+        lm.head.bias[lm.tokenizer.ids[b"?"]] = 40.0
+    assert "".join(lm.generate("Who", temperature=0, max_words=1)).startswith("????")  # not " ?"
+    assert " ?" not in "Who " + "".join(lm.generate("Who ", temperature=0, max_words=3))
+
+
 def test_generation_never_repeats_a_symbol_five_times(vocab):
     """An LM doctored to write '.' forever writes four, then something else; a prompt's own run counts."""
     lm = JokeLSTM(vocab, embed_dim=8, hidden_size=12).eval()
