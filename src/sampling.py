@@ -1,6 +1,7 @@
 """Sampling a joke token by token: the settings' filters (temperature, top-k, top-p), the bounds every
-generated text keeps (words, characters per word, symbol runs), and what each sampled token carries
-(`Sampled`: enough to show it and to branch there). The model itself is src.jokes.JokeLSTM.
+generated text keeps (words, characters per word, symbol runs, spacing, whole characters), and what each
+sampled token carries (`Sampled`: enough to show it and to branch there). The model itself is
+src.jokes.JokeLSTM.
 """
 from __future__ import annotations
 
