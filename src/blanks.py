@@ -43,8 +43,9 @@ class JokeBiLSTM(
     )
 
     def __init__(self, vocab: list[str], embed_dim: int = 256, hidden_size: int = 512,
-                 backward_size: int | None = None, dropout: float = 0.25):
+                 backward_size: int | None = None, dropout: float = 0.25, stored_as: str = "float32"):
         super().__init__()
+        self.stored_as = stored_as  # model.safetensors' dtype (src.checkpoint.HubCheckpoint)
         self.tokenizer = Tokenizer(vocab)
         self.embed = nn.Embedding(len(self.tokenizer), embed_dim)
         self.forward_lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True)

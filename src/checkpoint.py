@@ -3,15 +3,18 @@
 `save_pretrained` and `push_to_hub` (from huggingface_hub's mixin) both write the whole folder, because
 metrics.json and the card are written by the same `_save_pretrained` hook that writes the weights; and
 `from_pretrained` reads it whole, because the `_from_pretrained` hook reads metrics.json beside the weights
-(from a local folder or a Hub repo).
+(from a local folder or a Hub repo). A model may store its weights in half precision (`stored_as`): loading
+copies them into its float32 parameters.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError
 
@@ -59,9 +62,18 @@ class HubCheckpoint(PyTorchModelHubMixin, model_card_template=CARD_TEMPLATE):
     metrics: dict[str, Any] | None = None
     card_title = "Model"
     card_description = ""
+    stored_as = "float32"  # the dtype of model.safetensors; a model whose config sets it stores that
+
+    def round_to_stored(self) -> None:
+        """Round the float32 weights to what model.safetensors will hold, so that scores measured now are
+        the saved folder's."""
+        with torch.no_grad():
+            for tensor in self.state_dict().values():
+                tensor.copy_(tensor.to(getattr(torch, self.stored_as)))
 
     def _save_pretrained(self, save_directory: Path) -> None:
-        super()._save_pretrained(save_directory)
+        stored = self if self.stored_as == "float32" else copy.deepcopy(self).to(getattr(torch, self.stored_as))
+        PyTorchModelHubMixin._save_pretrained(stored, save_directory)
         if self.metrics is not None:
             (save_directory / METRICS_NAME).write_text(json.dumps(self.metrics, indent=2) + "\n")
 

@@ -39,8 +39,9 @@ class JokeLSTM(
     )
 
     def __init__(self, vocab: list[str], embed_dim: int = 256, hidden_size: int = 512, num_layers: int = 1,
-                 dropout: float = 0.25):
+                 dropout: float = 0.25, stored_as: str = "float32"):
         super().__init__()
+        self.stored_as = stored_as  # model.safetensors' dtype (src.checkpoint.HubCheckpoint)
         self.tokenizer = Tokenizer(vocab)
         self.embed = nn.Embedding(len(self.tokenizer), embed_dim)
         self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers, batch_first=True,

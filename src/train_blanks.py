@@ -41,7 +41,7 @@ def train_blanks(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeBiLSTM,
     lm = load_folder(JokeLSTM, Path(r.init)) if r.init is not None else None
     vocab = lm.tokenizer.vocab if lm is not None else vocabulary(r, texts)
     model = JokeBiLSTM(vocab, embed_dim=r.embed_dim, hidden_size=r.hidden_size, backward_size=r.backward_size,
-                       dropout=r.dropout)
+                       dropout=r.dropout, stored_as=r.stored_as)
     if lm is not None:
         model.start_from(lm)
     encoded_corpus = [model.tokenizer.encode(j) for j in texts.corpus]
@@ -68,6 +68,7 @@ def train_blanks(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeBiLSTM,
     curves, best_bpc = two_stages(model, r, texts, encoded_corpus, epoch,
                                   lambda encoded, batch_size: math.ceil(len(encoded) / batch_size),
                                   lambda: blank_bits_per_char(model, texts.val))
+    model.round_to_stored()
     test_bpc = blank_bits_per_char(model, texts.test)
     blanks = [b for joke in texts.test for b in joke_blanks(joke, model.tokenizer)]
     top1, top5 = cloze_accuracy(lambda blank: [t for t, _ in fill_bidirectional(model, blank)["both"]], blanks)

@@ -150,6 +150,8 @@ def finish_text_model(metrics: dict, model: torch.nn.Module, texts: JokeTexts, r
         "pretraining jokes (filtered)": f"{len(texts.extra):,}",
         "fine-tuning jokes (cleanjokes training split, filtered)": f"{len(texts.clean_train):,}",
     })
+    if model.stored_as != "float32":  # the scores above are the rounded weights' (HubCheckpoint.round_to_stored)
+        metrics["summary"]["weights"] = f"stored as {model.stored_as}, loaded as float32"
     if r.init is not None:
         metrics["init"] = init_record(r.init, "test_bpc")
     return finish(metrics, model, start, r)
@@ -168,7 +170,7 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
         model = load_folder(JokeLSTM, Path(r.init))
     else:
         model = JokeLSTM(vocabulary(r, texts), embed_dim=r.embed_dim,
-                         hidden_size=r.hidden_size, num_layers=r.num_layers, dropout=r.dropout)
+                         hidden_size=r.hidden_size, num_layers=r.num_layers, dropout=r.dropout, stored_as=r.stored_as)
     encoded_corpus = [model.tokenizer.encode(j) for j in texts.corpus]
     start = time.time()
 
@@ -181,6 +183,7 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
 
     curves, best_bpc = two_stages(model, r, texts, encoded_corpus, epoch, steps,
                                   lambda: bits_per_char(model, texts.val))
+    model.round_to_stored()
     test = texts.test
     test_bpc = bits_per_char(model, test)
     per_joke = [model.nll(j) / math.log(2) / len(j) for j in test]

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from src import data
 from src.digits import DigitRNN
@@ -110,6 +111,22 @@ def test_stop_at_end_false_runs_to_max_words(joke_model):
 def test_stops_at_the_end_of_a_joke(joke_model):
     lengths = [len("".join(joke_model.generate("Why did the", max_words=300, seed=s)).split()) for s in range(5)]
     assert all(n < 300 for n in lengths), "jokes end on their own"
+
+
+def test_a_half_precision_folder_loads_back_as_the_model_that_was_scored(tiny_lm, tmp_path):
+    joke = "Why did the chicken cross the road? To get to the other side!"
+    for stored_as, size in (("float32", 4), ("float16", 2)):
+        model = JokeLSTM(tiny_lm.tokenizer.vocab, embed_dim=8, hidden_size=24, stored_as=stored_as).eval()
+        model.load_state_dict(tiny_lm.state_dict())
+        model.round_to_stored()
+        assert (model.lstm.weight_hh_l0 == tiny_lm.lstm.weight_hh_l0).all() == (stored_as == "float32")
+        model.save_pretrained(tmp_path / stored_as)
+        weights = load_file(tmp_path / stored_as / "model.safetensors")
+        assert {w.element_size() for w in weights.values()} == {size}
+        loaded = load_folder(JokeLSTM, tmp_path / stored_as)
+        assert {p.dtype for p in loaded.parameters()} == {torch.float32}
+        assert loaded.head.weight is loaded.embed.weight
+        assert loaded.nll(joke) == model.nll(joke)
 
 
 def test_state_is_carried_one_step_per_token(tiny_lm):
