@@ -72,6 +72,7 @@ class HubCheckpoint(PyTorchModelHubMixin, model_card_template=CARD_TEMPLATE):
                 tensor.copy_(tensor.to(getattr(torch, self.stored_as)))
 
     def _save_pretrained(self, save_directory: Path) -> None:
+        # The mixin's hook writes the module it is given: a copy in the stored dtype, the model itself staying float32.
         stored = self if self.stored_as == "float32" else copy.deepcopy(self).to(getattr(torch, self.stored_as))
         PyTorchModelHubMixin._save_pretrained(stored, save_directory)
         if self.metrics is not None:

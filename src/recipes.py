@@ -62,7 +62,8 @@ class JokeRecipe:
     finetune_lr: float = 3e-4
     clean_weight: int = 2  # times the cleanjokes training split is repeated in pretraining
     tidy_spacing: bool = False  # train on text with its spacing tidied (src.data.tidy_spacing)
-    stored_as: str = field(default="float32", metadata={"choices": ("float32", "float16")})  # model.safetensors' dtype
+    # model.safetensors' dtype (float16 halves the folder; the model computes in float32 either way)
+    stored_as: str = field(default="float32", metadata={"choices": ("float32", "float16")})
     init: Path | None = None  # start from this joke-lstm folder (the Bi-LSTM: its forward half) and its vocabulary
     seed: int = 0
     limit: int | None = None  # train on the first `limit` jokes (smoke tests)
