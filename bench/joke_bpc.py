@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         print("\n| junk test joke | rule | chars | " + " | ".join(f"bits, {folder}" for folder in models) + " |")
         print("|---|---|---|" + "---|" * len(models))
         for joke in parts["junk test"]:
-            bits = [model.nll(joke) / math.log(2) for model in models.values()]
-            print(f"| {joke[:40]!r} | {data.junk_rule(joke)} | {len(joke)} | " + " | ".join(f"{b:.0f}" for b in bits) + " |")
+            bits = " | ".join(f"{model.nll(joke) / math.log(2):.0f}" for model in models.values())
+            print(f"| {joke[:40]!r} | {data.junk_rule(joke)} | {len(joke)} | {bits} |")
 
 
 if __name__ == "__main__":

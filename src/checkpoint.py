@@ -64,16 +64,21 @@ class HubCheckpoint(PyTorchModelHubMixin, model_card_template=CARD_TEMPLATE):
     card_description = ""
     stored_as = "float32"  # the dtype of model.safetensors; a model whose config sets it stores that
 
+    @property
+    def stored_dtype(self) -> torch.dtype:
+        """The torch dtype of `stored_as`."""
+        return getattr(torch, self.stored_as)
+
     def round_to_stored(self) -> None:
         """Round the float32 weights to what model.safetensors will hold, so that scores measured now are
         the saved folder's."""
         with torch.no_grad():
             for tensor in self.state_dict().values():
-                tensor.copy_(tensor.to(getattr(torch, self.stored_as)))
+                tensor.copy_(tensor.to(self.stored_dtype))
 
     def _save_pretrained(self, save_directory: Path) -> None:
         # The mixin's hook writes the module it is given: a copy in the stored dtype, the model itself staying float32.
-        stored = self if self.stored_as == "float32" else copy.deepcopy(self).to(getattr(torch, self.stored_as))
+        stored = self if self.stored_as == "float32" else copy.deepcopy(self).to(self.stored_dtype)
         PyTorchModelHubMixin._save_pretrained(stored, save_directory)
         if self.metrics is not None:
             (save_directory / METRICS_NAME).write_text(json.dumps(self.metrics, indent=2) + "\n")

@@ -68,7 +68,6 @@ def train_blanks(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeBiLSTM,
     curves, best_bpc = two_stages(model, r, texts, encoded_corpus, epoch,
                                   lambda encoded, batch_size: math.ceil(len(encoded) / batch_size),
                                   lambda: blank_bits_per_char(model, texts.val))
-    model.round_to_stored()
     test_bpc = blank_bits_per_char(model, texts.test)
     blanks = [b for joke in texts.test for b in joke_blanks(joke, model.tokenizer)]
     top1, top5 = cloze_accuracy(lambda blank: [t for t, _ in fill_bidirectional(model, blank)["both"]], blanks)

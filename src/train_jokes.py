@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from src import data
+from src.checkpoint import HubCheckpoint
 from src.evaluate import bits_per_char, count_parameters
 from src.jokes import JokeLSTM
 from src.recipes import JokeRecipe
@@ -99,14 +100,15 @@ def vocabulary(r: JokeRecipe, texts: JokeTexts) -> list[str]:
 Epoch = Callable[..., float]
 
 
-def two_stages(model: torch.nn.Module, r: JokeRecipe, texts: JokeTexts, encoded_corpus: list[list[int]],
+def two_stages(model: HubCheckpoint, r: JokeRecipe, texts: JokeTexts, encoded_corpus: list[list[int]],
                epoch: Epoch, steps: Callable[[list[list[int]], int], int], val_bpc: Callable[[], float]
                ) -> tuple[dict[str, list], float]:
     """Pretrain on the corpus for `r.pretrain_epochs` (AdamW, one-cycle to `r.lr`), then fine-tune on the
     cleanjokes training split alone for `r.finetune_epochs` (at `r.finetune_lr`, batches of at most 16),
     keeping the weights of the epoch with the best validation bits per character. `epoch(encoded, batch_size,
     optimizer, schedule, desc)` runs one pass and returns its mean loss in nats per token; `steps` counts
-    its optimizer steps. Returns the per-epoch curves and the best validation score."""
+    its optimizer steps. The kept weights are then rounded to the model's stored_as. Returns the per-epoch
+    curves and the kept weights' validation score (scored again after rounding to float16)."""
     encoded_clean = encoded_corpus[len(texts.extra):len(texts.extra) + len(texts.clean_train)]
     curves: dict[str, list] = {"stage": [], "epoch": [], "train_bpc": [], "val_bpc": []}
     chars_per_token = sum(map(len, texts.corpus)) / sum(map(len, encoded_corpus))
@@ -135,7 +137,8 @@ def two_stages(model: torch.nn.Module, r: JokeRecipe, texts: JokeTexts, encoded_
             best_bpc, best_state = score, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     model.eval()
-    return curves, best_bpc
+    model.round_to_stored()  # from here on, every score is the saved folder's (the model's stored_as)
+    return curves, best_bpc if model.stored_as == "float32" else val_bpc()
 
 
 def finish_text_model(metrics: dict, model: torch.nn.Module, texts: JokeTexts, r: JokeRecipe, start: float,
@@ -183,7 +186,6 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
 
     curves, best_bpc = two_stages(model, r, texts, encoded_corpus, epoch, steps,
                                   lambda: bits_per_char(model, texts.val))
-    model.round_to_stored()
     test = texts.test
     test_bpc = bits_per_char(model, test)
     per_joke = [model.nll(j) / math.log(2) / len(j) for j in test]

@@ -293,11 +293,15 @@ def test_tidied_training_text_keeps_the_vocabulary_so_every_joke_model_has_the_s
 
 @pytest.mark.data
 def test_tiny_joke_training_learns_something():
-    model, metrics = train_jokes(JokeRecipe(hidden_size=32, embed_dim=8, pretrain_epochs=8, finetune_epochs=1,
-                                            batch_size=8, seq_len=32, lr=0.02, limit=40), progress=False)
+    recipe = JokeRecipe(hidden_size=32, embed_dim=8, pretrain_epochs=8, finetune_epochs=1, batch_size=8, seq_len=32,
+                        lr=0.02, limit=40, stored_as="float16")
+    model, metrics = train_jokes(recipe, progress=False)
     test = data.clean_jokes("test")
     assert metrics["test_jokes"] == len(test) == 162
+    # Both scores are the float16 folder's: the weights were rounded before either was recorded.
+    assert all((p == p.half().float()).all() for p in model.parameters())
     assert metrics["test_bpc"] == pytest.approx(bits_per_char(model, test), abs=1e-4)
+    assert metrics["val_bpc"] == pytest.approx(bits_per_char(model, joke_texts(recipe).val), abs=1e-4)
     # 40 jokes teach little that carries over to other jokes, but the slice itself must be learnt: an
     # untrained model of the same vocabulary and sizes reads it at ~2.5 bits per character, this one ~1.8.
     torch.manual_seed(0)
