@@ -10,11 +10,11 @@ import gradio as gr
 log = logging.getLogger(__name__)
 
 
-def refusal(message: str) -> gr.Error:
-    """A gr.Error for a request the app refuses: the message reaches the page or the client, and the server
-    logs it as one line instead of gradio's traceback (an expected answer, not a fault)."""
+def refusal(message: str, on_page: bool = True) -> gr.Error:
+    """A gr.Error for a request the app refuses: the message reaches the page (unless not `on_page`) or the
+    client, and the server logs it as one line instead of gradio's traceback (an expected answer, not a fault)."""
     log.info("refused: %s", message)
-    return gr.Error(message, print_exception=False)
+    return gr.Error(message, print_exception=False, visible=on_page)
 
 
 @contextmanager

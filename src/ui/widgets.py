@@ -147,7 +147,9 @@ def file_to_mnist(path: str | None, warn: bool = True) -> np.ndarray:
     """An image file -> the model's (28, 28) input; a refusal for anything that is not a digit picture.
     With `warn`, what the reader noted (which frame of an animation it read) goes to the user as a warning."""
     if not path:
-        raise refusal("No image was given: send one image file.")
+        # From the page only when Clear (or the file's x) came right after an upload: gradio then sends the
+        # upload's events after the file has gone. Nothing to tell the person; an API client gets the message.
+        raise refusal("No image was given: send one image file.", on_page=False)
     try:
         pixels, note = read_image(path)
     except NotAnImageError as error:
