@@ -17,17 +17,23 @@ import numpy as np
 import torch
 
 from src.jokes import JokeLSTM
+from src.tokenizer import EOS
 
 CELLS_NAME = "joke-lstm-cells.json"
 TOP = 5  # cells kept per feature
 
 
+def _states(model: JokeLSTM, ids: list[int]) -> np.ndarray:
+    """The LSTM's last-layer hidden state (tokens, units) after each of the ids, read as the start of a joke."""
+    with torch.no_grad():
+        output, _ = model.lstm(model.embed(torch.tensor([[EOS, *ids]])))
+    return output[0, 1:].numpy()
+
+
 def activations(model: JokeLSTM, text: str) -> tuple[list[str], np.ndarray]:
     """The text's tokens and the LSTM's last-layer hidden state (tokens, units) after reading each one."""
     ids = model.tokenizer.encode(text)
-    with torch.no_grad():
-        output, _ = model.lstm(model.embed(torch.tensor([model.encode_joke(text)])))
-    return [model.token_text(t) for t in ids], output[0, 1:].numpy()
+    return [model.token_text(t) for t in ids], _states(model, ids)
 
 
 def readable_activations(model: JokeLSTM, text: str) -> tuple[list[str], np.ndarray]:
@@ -35,7 +41,7 @@ def readable_activations(model: JokeLSTM, text: str) -> tuple[list[str], np.ndar
     emoji or of 語, each of which alone shows as �) joined into that character, with the state after the last
     (decoded incrementally, as generation's src.sampling.decoded does)."""
     ids = model.tokenizer.encode(text)
-    _, h = activations(model, text)
+    h = _states(model, ids)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     shown, rows = [], []
     for row, token in enumerate(ids):
