@@ -2,6 +2,7 @@
 
     python -m bench.drawn_eval [--n 300] [--seed 0] [--checkpoints DIR]
     python -m bench.drawn_eval --n 3000 --widths 12 22 --sizes 45-70 --no-photo   # a few cells, tighter
+    python -m bench.drawn_eval --n 3000 --paired 12 22 --sizes 45-70   # one pen path per digit at both widths
 
 Each test digit is thinned to its skeleton and traced into strokes (src.strokes), then drawn on a 300 px
 canvas (the Sketch tab's) with a pen 6 to 50 px wide, the ink's box 25% to 95% of the canvas, a random
@@ -24,6 +25,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from src import data
+from src.digits import logits_in_batches
 from src.evaluate import digit_accuracy
 from src.hub import MODELS, load_folder
 from src.preprocess import ink_map, read_image, to_mnist
@@ -96,6 +98,33 @@ def evaluate(models: dict, n: int, seed: int, widths: tuple[int, ...] = WIDTHS,
     return rows, results
 
 
+def paired(models: dict, n: int, seed: int, widths: tuple[int, ...], size: tuple[float, float]) -> str:
+    """The same n test digits drawn at each width with the same pen path (size, place, slant, tilt, wobble):
+    each model's accuracy per width, and how many of its misses at the widest pen it also makes at the
+    narrowest and on the digit as MNIST stores it (a miss at every width is the drawing's, not the pen's)."""
+    images, labels = data.mnist_tensors(train=False)
+    rng = np.random.default_rng(seed)
+    picked = torch.from_numpy(rng.choice(len(images), n, replace=False))
+    drawn: dict[int, list[np.ndarray]] = {w: [] for w in widths}
+    for k, i in enumerate(picked.tolist()):
+        strokes, path_seed = digit_strokes(images[i].numpy()), int(rng.integers(2**31))
+        for width in widths:
+            pen = random_pen(np.random.default_rng(path_seed), width, size, transparent=k % 2 == 1)
+            image28 = to_mnist(ink_map(draw(strokes, pen, CANVAS, seed=path_seed)))
+            drawn[width].append(np.zeros((28, 28), np.float32) if image28 is None else image28)
+    narrow, wide = min(widths), max(widths)
+    lines = [f"{n} test digits drawn at {size[0]:.0%}-{size[1]:.0%} of the canvas, each with one pen path at every width:"]
+    for name, model in models.items():
+        model.eval()
+        wrong = {w: logits_in_batches(model, torch.from_numpy(np.stack(d))).argmax(-1) != labels[picked]
+                 for w, d in drawn.items()}
+        stored = logits_in_batches(model, images[picked]).argmax(-1) != labels[picked]
+        lines.append(f"{name}: " + ", ".join(f"{w} px {1 - wrong[w].float().mean().item():.2%}" for w in widths)
+                     + f"; of its {int(wrong[wide].sum())} misses at {wide} px, {int((wrong[wide] & wrong[narrow]).sum())}"
+                     f" are misses at {narrow} px too and {int((wrong[wide] & stored).sum())} on the stored digit")
+    return "\n".join(lines)
+
+
 def table(rows: list[str], results: dict, n: int, sizes: tuple[tuple[float, float], ...] = SIZES) -> str:
     """Markdown: one line per pen width, a column per model and size bucket."""
     head = ["pen width"] + [f"{name.split('-')[1]} {lo:.0%}-{hi:.0%}" for name in NAMES for lo, hi in sizes]
@@ -119,9 +148,15 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=[f"{lo:.0%}-{hi:.0%}".replace("%", "") for lo, hi in SIZES],
                         help="size buckets in percent of the canvas, e.g. 45-70")
     parser.add_argument("--photo", action=argparse.BooleanOptionalAction, default=True, help="the photo row")
+    parser.add_argument("--paired", type=int, nargs="+", metavar="WIDTH",
+                        help="instead of the table: the same digits and pen paths at these widths, in the first "
+                             "size bucket (see `paired`)")
     args = parser.parse_args()
     sizes = tuple(tuple(int(v) / 100 for v in bucket.split("-")) for bucket in args.sizes)
     models = {name: load_folder(MODELS[name].cls, args.checkpoints / name) for name in NAMES}
+    if args.paired:
+        print(paired(models, args.n, args.seed, tuple(args.paired), sizes[0]))
+        return
     rows, results = evaluate(models, args.n, args.seed, tuple(args.widths), sizes, args.photo)
     text = table(rows, results, args.n, sizes)
     print(text)
