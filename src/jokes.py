@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from src.checkpoint import HubCheckpoint
-from src.sampling import (MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, SPACED_PUNCTUATION, Sampled, Written,
+from src.sampling import (CRUDE, MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, SPACED_PUNCTUATION, Sampled, Written,
                           check_sampling, decoded, draw, filtered_probs, is_symbol, unfinished)
 from src.tokenizer import EOS, Tokenizer
 
@@ -156,9 +156,9 @@ class JokeLSTM(
         """The token ids that may not come next: the end token while fewer than `min_words` words are out,
         a space before a lone ? ! . , ; or : (see _spaced_punctuation), any token that would repeat the symbol
         at the end of the text more than MAX_SYMBOL_RUN times, after a space that ends some text, any token
-        that does not start a word with its own space, and any token whose bytes would not be UTF-8 after the
-        text's (an unfinished character is finished first)."""
-        ids = ([EOS] if written.words < min_words else []) + self._spaced_punctuation()
+        that does not start a word with its own space, any token whose bytes would not be UTF-8 after the
+        text's (an unfinished character is finished first), and any token that would write a crude stem."""
+        ids = ([EOS] if written.words < min_words else []) + self._spaced_punctuation() + self._crude_after(written.crude)
         if written.repeats:
             ids += self._leading_runs().get((written.symbol, MAX_SYMBOL_RUN + 1 - written.repeats), [])
         if written.space:
@@ -171,6 +171,12 @@ class JokeLSTM(
         """The tokens that are a space and a lone ? ! . , ; or : (" ?"), which the pretraining jokes' "who ?"
         taught the LM to write (README, Clean text)."""
         return [token for token, data in enumerate(self.tokenizer.tokens) if SPACED_PUNCTUATION.fullmatch(data)]
+
+    @functools.cache
+    def _crude_after(self, start: bytes) -> list[int]:
+        """The tokens that would write a crude stem (src.sampling.CRUDE_STEMS) after `start`, the end of the
+        word being written that begins one (a few dozen possible values, so the cache stays small)."""
+        return [token for token, data in enumerate(self.tokenizer.tokens) if CRUDE.search(start + data)]
 
     @functools.cache
     def _not_utf8_after(self, partial: bytes) -> list[int]:

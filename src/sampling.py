@@ -26,6 +26,11 @@ MAX_WORD_CHARS = 30
 MAX_SYMBOL_RUN = 4
 # A space and then a lone ? ! . , ; or : ("who ?") is never written: it ends a word, so it takes no space.
 SPACED_PUNCTUATION = re.compile(rb" +[?!.,;:]\s*")
+# Crude stems never written, whole or spelled from pieces ("Re" + "fuck" + "ing"): the training jokes that hold
+# them are dropped (src.data), but the LM can still spell one from word pieces and bytes.
+CRUDE_STEMS = (b"fuck", b"shit", b"cunt", b"bitch", b"slut", b"whore", b"nigg", b"porn", b"penis", b"vagina",
+               b"dildo", b"blowjob", b"masturbat", b"orgasm", b"horny", b"boob")
+CRUDE = re.compile(b"|".join(CRUDE_STEMS), re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,8 @@ class Sampled:
 class Written:
     """What the text written so far means for generation's bounds: its words, the characters of the word
     being written (0 after white space), the symbol byte repeated at its end with how many times, whether
-    it ends with a space the next word takes as its own, and the bytes of a character it has begun but not
-    finished.
+    it ends with a space the next word takes as its own, the bytes of a character it has begun but not
+    finished, and the end of the word being written that begins a crude stem (see crude_start).
 
     The space is white space typed at the end of a prompt (after some text), or a space the model wrote. The
     vocabulary's words carry their own leading space, so the next token must start with one
@@ -60,6 +65,7 @@ class Written:
     repeats: int = 0
     space: bool = False
     partial: bytes = b""
+    crude: bytes = b""
 
     @classmethod
     def prompt(cls, prompt: str) -> Written:
@@ -68,8 +74,9 @@ class Written:
         ends with white space after some text."""
         data = to_bytes(prompt)
         tail = data[len(data.rstrip(data[-1:])):] if data and is_symbol(data[-1]) else b""
+        word = data.split()[-1] if prompt and not prompt[-1].isspace() and data.split() else b""
         return cls(0, int(bool(prompt) and not prompt[-1].isspace()), tail[0] if tail else 0, len(tail),
-                   prompt[-1:].isspace() and bool(prompt.strip()))
+                   prompt[-1:].isspace() and bool(prompt.strip()), crude=crude_start(word))
 
     def after(self, data: bytes) -> Written:
         """The counts once `data` (UTF-8 bytes, possibly part of a character) is written too."""
@@ -77,8 +84,18 @@ class Written:
         symbol, repeats = self.symbol, self.repeats
         for byte in data:
             symbol, repeats = ((byte, repeats + 1 if byte == symbol else 1) if is_symbol(byte) else (0, 0))
+        pieces = data.split()  # ASCII white space ends a word
+        word = b"" if data[-1:].isspace() or not pieces else pieces[-1]
+        crude = crude_start(word if data[:1].isspace() or len(pieces) > 1 else self.crude + word)
         return Written(words, word_chars, symbol, repeats, data.endswith(b" ") if data else self.space,
-                       unfinished(self.partial + data) or b"")
+                       unfinished(self.partial + data) or b"", crude)
+
+
+def crude_start(word: bytes) -> bytes:
+    """The longest end of `word` (lower case) that begins a crude stem, or b"": all the word can still
+    contribute to one (Aho-Corasick's state)."""
+    word = word.lower()
+    return next((word[i:] for i in range(len(word)) if any(stem.startswith(word[i:]) for stem in CRUDE_STEMS)), b"")
 
 
 def is_symbol(byte: int) -> bool:

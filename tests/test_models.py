@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import copy
 import dataclasses
 import json
 import math
@@ -17,7 +18,7 @@ from src.evaluate import bits_per_char
 from src.examples import disagreements, load_gallery
 from src.hub import load_folder
 from src.jokes import JokeLSTM
-from src.sampling import MAX_TOKENS_PER_WORD, check_sampling, filtered_probs
+from src.sampling import CRUDE, MAX_TOKENS_PER_WORD, Written, check_sampling, filtered_probs
 from src.recipes import RECIPES, DigitRecipe, JokeRecipe, as_record
 from src.tokenizer import EOS, build_vocab
 from src.train import main as train_main
@@ -111,6 +112,33 @@ def test_stop_at_end_false_runs_to_max_words(joke_model):
 def test_stops_at_the_end_of_a_joke(joke_model):
     lengths = [len("".join(joke_model.generate("Why did the", max_words=300, seed=s)).split()) for s in range(5)]
     assert all(n < 300 for n in lengths), "jokes end on their own"
+
+
+def crude_loving(model: JokeLSTM) -> JokeLSTM:
+    """A copy of the model that wants to write crude stems: every token that would spell one, whole or after
+    "fu", "sh" or "bi", gets a large head bias (the real LM rarely writes one: its training text has none)."""
+    eager = copy.deepcopy(model)
+    tokens = [t for t, data in enumerate(eager.tokenizer.tokens)
+              if any(CRUDE.search(start + data) for start in (b"", b"fu", b"sh", b"bi"))]
+    with torch.no_grad():
+        eager.head.bias[tokens] += 20.0
+    return eager
+
+
+@pytest.mark.parametrize("prompt", ["You are a fu", "What the sh", "Re", "Knock knock. Who's there? Bi"])
+def test_generation_never_spells_a_crude_stem(joke_model, prompt):
+    """Not whole, not from pieces, not by finishing the word a prompt ends in, even when the model wants to."""
+    model = crude_loving(joke_model)
+    for seed in range(20):
+        text = prompt + "".join(model.generate(prompt, temperature=1.0, max_words=12, seed=seed))
+        assert not CRUDE.search(text.encode()), text
+
+
+def test_the_start_of_a_crude_stem_is_followed_across_tokens_and_ends_with_the_word():
+    assert Written.prompt("Re").after(b"fu").crude == b"fu"
+    assert Written.prompt("x").after(b" sh").after(b"i").crude == b"shi"
+    assert Written.prompt("fu ").crude == b"" and Written.prompt("x").after(b"shi").after(b" ok").crude == b""
+    assert Written.prompt("Knock knock.\nWho's there? Bi").crude == b"bi"
 
 
 def test_a_half_precision_folder_loads_back_as_the_model_that_was_scored(tiny_lm, tmp_path):
