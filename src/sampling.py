@@ -74,9 +74,8 @@ class Written:
         ends with white space after some text."""
         data = to_bytes(prompt)
         tail = data[len(data.rstrip(data[-1:])):] if data and is_symbol(data[-1]) else b""
-        word = data.split()[-1] if prompt and not prompt[-1].isspace() and data.split() else b""
         return cls(0, int(bool(prompt) and not prompt[-1].isspace()), tail[0] if tail else 0, len(tail),
-                   prompt[-1:].isspace() and bool(prompt.strip()), crude=crude_start(word))
+                   prompt[-1:].isspace() and bool(prompt.strip()), crude=crude_start(data))
 
     def after(self, data: bytes) -> Written:
         """The counts once `data` (UTF-8 bytes, possibly part of a character) is written too."""
@@ -84,17 +83,14 @@ class Written:
         symbol, repeats = self.symbol, self.repeats
         for byte in data:
             symbol, repeats = ((byte, repeats + 1 if byte == symbol else 1) if is_symbol(byte) else (0, 0))
-        pieces = data.split()  # ASCII white space ends a word
-        word = b"" if data[-1:].isspace() or not pieces else pieces[-1]
-        crude = crude_start(word if data[:1].isspace() or len(pieces) > 1 else self.crude + word)
         return Written(words, word_chars, symbol, repeats, data.endswith(b" ") if data else self.space,
-                       unfinished(self.partial + data) or b"", crude)
+                       unfinished(self.partial + data) or b"", crude_start(self.crude + data))
 
 
-def crude_start(word: bytes) -> bytes:
-    """The longest end of `word` (lower case) that begins a crude stem, or b"": all the word can still
-    contribute to one (Aho-Corasick's state)."""
-    word = word.lower()
+def crude_start(text: bytes) -> bytes:
+    """The longest end of `text`'s last word (lower case; b"" after ASCII white space) that begins a crude
+    stem, or b"": all the text can still contribute to one (Aho-Corasick's state)."""
+    word = re.split(rb"\s", text)[-1].lower()
     return next((word[i:] for i in range(len(word)) if any(stem.startswith(word[i:]) for stem in CRUDE_STEMS)), b"")
 
 
