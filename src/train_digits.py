@@ -31,7 +31,8 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
 
     Then, for `drawn_epochs` more epochs (a second one-cycle schedule peaking at `drawn_lr`), a share
     `drawn_p` of each batch is replaced by the same training digits drawn again with a round pen of random
-    width and read back through the app's preprocessing (data.drawn_digits, made once per run): what
+    width and read back through the app's preprocessing (data.drawn_digits, made once per run, `drawn_sets`
+    times with other pens, places and slants; each image takes one of its drawings at random): what
     people's drawings look like after stroke normalisation, fat pens' closed loops included. `init` starts
     from a checkpoint folder's weights instead of a random initialisation.
     """
@@ -96,12 +97,14 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
     if r.epochs:
         run("mnist", r.epochs, r.lr, lambda idx: train_x[idx])
     if r.drawn_epochs:
-        drawn_x = data.drawn_digits(train_x, seed)
-        tqdm.write(f"drew {len(drawn_x):,} training digits again with a round pen")
+        drawn_x = torch.stack([data.drawn_digits(train_x, seed + k) for k in range(r.drawn_sets)])
+        tqdm.write(f"drew {len(train_x):,} training digits again with a round pen, {r.drawn_sets} time(s)")
 
         def mixed(idx: torch.Tensor) -> torch.Tensor:
             use_drawn = torch.rand(len(idx), generator=generator) < r.drawn_p
-            return torch.where(use_drawn[:, None, None], drawn_x[idx], train_x[idx])
+            # One set draws nothing more from the generator, so runs of recipes made before sets repeat exactly.
+            sets = torch.randint(r.drawn_sets, (len(idx),), generator=generator) if r.drawn_sets > 1 else 0
+            return torch.where(use_drawn[:, None, None], drawn_x[sets, idx], train_x[idx])
 
         run("drawn", r.drawn_epochs, r.drawn_lr, mixed)
     model.eval()

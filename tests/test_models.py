@@ -229,6 +229,15 @@ def test_drawn_stage_continues_from_a_checkpoint_on_redrawn_digits(tmp_path):
 
 
 @pytest.mark.data
+def test_drawn_stage_can_draw_each_digit_several_times():
+    recipe = DigitRecipe(bidirectional=False, hidden_size=8, epochs=0, drawn_epochs=1, drawn_p=1.0, limit=128)
+    once, metrics = train_digits(recipe, progress=False)
+    twice, _ = train_digits(dataclasses.replace(recipe, drawn_sets=2), progress=False)
+    assert metrics["curves"]["stage"] == ["drawn"] and metrics["recipe"]["drawn_sets"] == 1
+    assert not torch.equal(once.head.weight, twice.head.weight)
+
+
+@pytest.mark.data
 def test_drawn_digits_are_the_same_digits_redrawn(digit_models):
     images, labels = (t[:200] for t in data.mnist_tensors(train=True))
     drawn = data.drawn_digits(images, seed=3)
