@@ -18,6 +18,16 @@ from src.recipes import DigitRecipe
 from src.run_record import finish, init_record
 
 
+def mixed(images: torch.Tensor, drawings: torch.Tensor, idx: torch.Tensor, p: float,
+          generator: torch.Generator) -> torch.Tensor:
+    """The batch `idx` of `images` (N, 28, 28) with a share `p` replaced by one of their drawings, taken at
+    random from `drawings` (sets, N, 28, 28)."""
+    use_drawn = torch.rand(len(idx), generator=generator) < p
+    # One set draws nothing more from the generator, so runs of recipes made before sets repeat exactly.
+    sets = torch.randint(len(drawings), (len(idx),), generator=generator) if len(drawings) > 1 else 0
+    return torch.where(use_drawn[:, None, None], drawings[sets, idx], images[idx])
+
+
 def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, dict]:
     """Train a row-reading digit classifier on MNIST by `recipe`: random-affine augmentation (of a share
     `augment_p` of the images, resampled with `interpolation`, plus an elastic distortion of `elastic`
@@ -100,13 +110,7 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
         drawn_x = torch.stack([data.drawn_digits(train_x, seed + k) for k in range(r.drawn_sets)])
         tqdm.write(f"drew {len(train_x):,} training digits again with a round pen, {r.drawn_sets} time(s)")
 
-        def mixed(idx: torch.Tensor) -> torch.Tensor:
-            use_drawn = torch.rand(len(idx), generator=generator) < r.drawn_p
-            # One set draws nothing more from the generator, so runs of recipes made before sets repeat exactly.
-            sets = torch.randint(r.drawn_sets, (len(idx),), generator=generator) if r.drawn_sets > 1 else 0
-            return torch.where(use_drawn[:, None, None], drawn_x[sets, idx], train_x[idx])
-
-        run("drawn", r.drawn_epochs, r.drawn_lr, mixed)
+        run("drawn", r.drawn_epochs, r.drawn_lr, lambda idx: mixed(train_x, drawn_x, idx, r.drawn_p, generator))
     model.eval()
     test_acc = digit_accuracy(model, test_x, test_y)
     metrics = {
