@@ -28,7 +28,11 @@ class JokeLSTM(
     tags=["text-generation", "lstm", "jokes"],
     license="mit",
 ):
-    """Subword LSTM language model with tied input and output embeddings."""
+    """Subword LSTM language model with tied input and output embeddings.
+
+    In training, dropout masks the embeddings and the LSTM's outputs, and `weight_drop` drops that share of
+    the LSTM's hidden-to-hidden weights, a new mask per batch (DropConnect, as in Merity et al.'s AWD-LSTM):
+    it regularises the recurrence itself, which dropout on the inputs and outputs does not reach."""
 
     card_title = "Subword LSTM joke generator"
     card_description = (
@@ -39,7 +43,7 @@ class JokeLSTM(
     )
 
     def __init__(self, vocab: list[str], embed_dim: int = 256, hidden_size: int = 512, num_layers: int = 1,
-                 dropout: float = 0.25, stored_as: str = "float32"):
+                 dropout: float = 0.25, weight_drop: float = 0.0, stored_as: str = "float32"):
         super().__init__()
         self.stored_as = stored_as  # model.safetensors' dtype (src.checkpoint.HubCheckpoint)
         self.tokenizer = Tokenizer(vocab)
@@ -47,6 +51,7 @@ class JokeLSTM(
         self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
+        self.weight_drop = weight_drop
         self.proj = nn.Linear(hidden_size, embed_dim)
         self.head = nn.Linear(embed_dim, len(self.tokenizer))
         self.head.weight = self.embed.weight  # tied: a token's input and output vectors are one
@@ -54,7 +59,13 @@ class JokeLSTM(
     def forward(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """(batch, time) token ids -> logits (batch, time, vocab) and the LSTM state after the last step."""
-        output, state = self.lstm(self.dropout(self.embed(tokens)), state)
+        x = self.dropout(self.embed(tokens))
+        if self.training and self.weight_drop:
+            dropped = {name: F.dropout(getattr(self.lstm, name), self.weight_drop)
+                       for name in (f"weight_hh_l{layer}" for layer in range(self.lstm.num_layers))}
+            output, state = torch.func.functional_call(self.lstm, dropped, (x, state))
+        else:
+            output, state = self.lstm(x, state)
         return self.head(self.proj(self.dropout(output))), state
 
     def step(self, token: int, state: tuple[torch.Tensor, torch.Tensor]

@@ -55,6 +55,7 @@ class JokeRecipe:
     num_layers: int = 1  # the LM's; the Bi-LSTM has one layer each way
     backward_size: int | None = None  # the Bi-LSTM's backward LSTM width (None: hidden_size)
     dropout: float = 0.25
+    weight_drop: float = 0.0  # the LM's DropConnect on its hidden-to-hidden weights (src.jokes.JokeLSTM)
     pretrain_epochs: int = 10  # on the filtered extra jokes plus the cleanjokes training split
     finetune_epochs: int = 6  # on the cleanjokes training split alone, best validation epoch kept
     batch_size: int = 64

@@ -173,7 +173,8 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
         model = load_folder(JokeLSTM, Path(r.init))
     else:
         model = JokeLSTM(vocabulary(r, texts), embed_dim=r.embed_dim,
-                         hidden_size=r.hidden_size, num_layers=r.num_layers, dropout=r.dropout, stored_as=r.stored_as)
+                         hidden_size=r.hidden_size, num_layers=r.num_layers, dropout=r.dropout,
+                         weight_drop=r.weight_drop, stored_as=r.stored_as)
     encoded_corpus = [model.tokenizer.encode(j) for j in texts.corpus]
     start = time.time()
 

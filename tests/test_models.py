@@ -22,7 +22,7 @@ from src.sampling import CRUDE, MAX_TOKENS_PER_WORD, Written, check_sampling, fi
 from src.recipes import RECIPES, DigitRecipe, JokeRecipe, as_record
 from src.tokenizer import EOS, build_vocab
 from src.train import main as train_main
-from src.train import train_digits, train_jokes
+from src.train import train_blanks, train_digits, train_jokes
 from src.train_digits import mixed
 from src.train_jokes import joke_texts, vocabulary
 
@@ -175,6 +175,27 @@ def test_state_is_carried_one_step_per_token(tiny_lm):
         tokens.append(token)
         again, _ = tiny_lm(torch.tensor([tokens]))
         assert torch.allclose(logits, again[0, -1], atol=1e-5)
+
+
+def test_weight_drop_masks_the_recurrent_weights_in_training_only(tiny_lm, tmp_path):
+    tokens = torch.tensor([tiny_lm.encode_joke("Why did the chicken cross the road?")])
+    model = JokeLSTM(tiny_lm.tokenizer.vocab, embed_dim=8, hidden_size=24, dropout=0.0, weight_drop=0.5)
+    model.load_state_dict(tiny_lm.state_dict())
+    kept = model.lstm.weight_hh_l0.detach().clone()
+    model.eval()
+    assert torch.equal(model(tokens)[0], tiny_lm(tokens)[0]), "no mask at inference"
+    model.train()
+    torch.manual_seed(0)
+    first, _ = model(tokens)
+    first.sum().backward()
+    grad = model.lstm.weight_hh_l0.grad
+    # About half the recurrent weights were dropped (no gradient), a new mask each call, the weights untouched.
+    assert 0.4 < (grad == 0).float().mean() < 0.6 and (model.lstm.weight_ih_l0.grad != 0).float().mean() > 0.9
+    assert not torch.equal(first, model(tokens)[0]) and torch.equal(model.lstm.weight_hh_l0, kept)
+    model.save_pretrained(tmp_path)
+    assert load_folder(JokeLSTM, tmp_path).weight_drop == 0.5
+    with pytest.raises(ValueError, match="weight_drop is the LM's"):
+        train_blanks(JokeRecipe(bidirectional=True, weight_drop=0.5, limit=8), progress=False)
 
 
 def test_filters():
