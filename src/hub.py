@@ -15,6 +15,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
@@ -107,13 +108,15 @@ def hub_answers(repo_id: str, revision: str, timeout: float) -> bool:
     return True
 
 
-def load_folder(cls: type[HubCheckpoint], folder: Path) -> HubCheckpoint:
-    """Build a model from a checkpoint folder: safetensors only, every weight present and the right shape."""
+def load_folder(cls: type[HubCheckpoint], folder: Path, **settings: Any) -> HubCheckpoint:
+    """Build a model from a checkpoint folder: safetensors only, every weight present and the right shape.
+    `settings`: constructor arguments that replace the folder's config.json values (a run that continues
+    training a folder with its own dropout); they are what the model saves as its config."""
     for required in (CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / required).is_file():
             raise CheckpointError(f"missing checkpoint file: {folder / required}")
     try:
-        return cls.from_pretrained(folder, strict=True, map_location="cpu")  # with its metrics.json, if any
+        return cls.from_pretrained(folder, strict=True, map_location="cpu", **settings)  # with its metrics.json, if any
     except Exception as error:
         raise CheckpointError(f"cannot load {folder / WEIGHTS_NAME}: {error}") from error
 

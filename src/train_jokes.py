@@ -169,8 +169,8 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
     torch.manual_seed(r.seed)
     rng = random.Random(r.seed)
     texts = joke_texts(r)
-    if r.init is not None:  # continue training an LM: its vocabulary and weights
-        model = load_folder(JokeLSTM, Path(r.init))
+    if r.init is not None:  # continue training an LM: its vocabulary, sizes and weights, the recipe's regularisation
+        model = load_folder(JokeLSTM, Path(r.init), dropout=r.dropout, weight_drop=r.weight_drop, stored_as=r.stored_as)
     else:
         model = JokeLSTM(vocabulary(r, texts), embed_dim=r.embed_dim,
                          hidden_size=r.hidden_size, num_layers=r.num_layers, dropout=r.dropout,

@@ -194,6 +194,11 @@ def test_weight_drop_masks_the_recurrent_weights_in_training_only(tiny_lm, tmp_p
     assert not torch.equal(first, model(tokens)[0]) and torch.equal(model.lstm.weight_hh_l0, kept)
     model.save_pretrained(tmp_path)
     assert load_folder(JokeLSTM, tmp_path).weight_drop == 0.5
+    # Training continued from a folder takes the run's settings, and saves them as its config.
+    again = load_folder(JokeLSTM, tmp_path, dropout=0.1, weight_drop=0.2)
+    assert (again.dropout.p, again.weight_drop) == (0.1, 0.2) and torch.equal(again.lstm.weight_hh_l0, kept)
+    again.save_pretrained(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["weight_drop"] == 0.2
     with pytest.raises(ValueError, match="weight_drop is the LM's"):
         train_blanks(JokeRecipe(bidirectional=True, weight_drop=0.5, limit=8), progress=False)
 
