@@ -128,7 +128,8 @@ def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitIn
     clear = gr.Button("Clear", render=False)
     # A plain file: its path reaches the handler untouched, and read_image alone judges the content (gr.Image
     # would open it first and answer a file that is not a picture with gradio's generic error).
-    upload = gr.File(label=upload_label, type="filepath", height=120, render=False)
+    # 150 px: at 120 the label's chip covered the upload icon on a phone.
+    upload = gr.File(label=upload_label, type="filepath", height=150, render=False)
     view_title = gr.Markdown("**What the models read** (28 rows of 28 pixels, white on black, as in MNIST)",
                              render=False)
     view = gr.Image(show_label=False, height=view_side, width=view_side, interactive=False, buttons=[],
