@@ -79,3 +79,13 @@ def test_the_handlers_show_nothing_without_a_digit_and_everything_with_one(digit
     for model, title in zip(digits, ("LSTM", "Bi-LSTM")):
         drops = shown[shown["model"] == title]["drop"].to_numpy()
         assert np.array_equal(drops, explain.row_saliency(model, image)["drop"].round(4)) and drops.any()
+
+
+def test_the_eraser_starts_at_the_row_that_costs_the_bilstm_most(digits, image):
+    handlers = RowExplainer(Models({"digit-lstm": digits[0], "digit-bilstm": digits[1]}))
+    assert handlers.first_erased(None) == (14, None, "")
+    drops = explain.row_saliency(digits[1], image)["drop"]
+    row, erased, said = handlers.first_erased(image)
+    assert drops[row - 1] == drops.max() and drops.max() > np.sort(drops)[-2], "one row stands out here"
+    assert said.startswith(f"Without row {row}, the row the Bi-LSTM misses most:")
+    assert np.array_equal(erased, handlers.erase(image, row)[0])

@@ -15,7 +15,7 @@ from src.ui.widgets import PRIVATE, file_to_mnist
 
 READERS = ("LSTM", "Bi-LSTM forward half", "Bi-LSTM backward half")
 MODEL_TITLES = {"digit-lstm": "LSTM", "digit-bilstm": "Bi-LSTM"}
-ALL_ROWS, ERASED_ROW = 28, 14  # where the sliders stand for a new digit
+ALL_ROWS, ERASED_ROW = 28, 14  # where the sliders stand with no digit
 
 
 class RowExplainer:
@@ -83,8 +83,8 @@ class RowExplainer:
                             "predicted_without_row": f["predicted_without_row"].tolist()} for title, f in found.items()}
         return {"readers": readers, "row_saliency": saliency}
 
-    def erase(self, image28: np.ndarray | None, row: int) -> tuple[np.ndarray | None, str]:
-        """The image without `row`, and whether either model's answer flips."""
+    def erase(self, image28: np.ndarray | None, row: int, why: str = "") -> tuple[np.ndarray | None, str]:
+        """The image without `row`, and whether either model's answer flips; `why` says why this row."""
         if image28 is None:
             return None, ""
         erased = explain.without_row(image28, row)
@@ -93,7 +93,18 @@ class RowExplainer:
             before = predict.top_digit(predict.digit_probabilities(self.models.get(name), image28)[0])
             after = predict.top_digit(predict.digit_probabilities(self.models.get(name), erased)[0])
             said.append(f"{title}: {before} → {after} " + ("(**flips**)" if after != before else "(keeps it)"))
-        return predict.enlarge(erased, 4), f"Without row {row}: " + " · ".join(said)
+        return predict.enlarge(erased, 4), f"Without row {row}{why}: " + " · ".join(said)
+
+
+    def first_erased(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> tuple:
+        """The row a new digit's eraser starts at, and `erase` there: the row whose loss costs the Bi-LSTM's
+        answer the most (a drawing often has none that matters, and then the flat bars are explained by
+        "keeps it" here), or the middle row with no digit. `found` as for saliency."""
+        if image28 is None:
+            return ERASED_ROW, *self.erase(None, ERASED_ROW)
+        found = self.row_saliency(image28) if found is None else found
+        row = int(np.argmax(found["Bi-LSTM"]["drop"])) + 1
+        return row, *self.erase(image28, row, why=", the row the Bi-LSTM misses most")
 
 
 @dataclass
@@ -123,14 +134,15 @@ class DigitExplainer:
         return [self.image, *self.panels]
 
     def fill(self, image28: np.ndarray | None) -> tuple:
-        """The panels for an input: all rows read, the bars, the middle row erased (both sliders back at
-        those rows), and the same as numbers (the beliefs and the saliency computed once for all of them)."""
+        """The panels for an input: all rows read, the bars, erased the row whose loss costs the Bi-LSTM's
+        answer the most (both sliders at those rows), and the same as numbers (the beliefs and the saliency
+        computed once for all of them)."""
         handlers = self.handlers
         beliefs = found = None
         if image28 is not None:
             beliefs, found = handlers.beliefs(image28), handlers.row_saliency(image28)
         return (ALL_ROWS, *handlers.scrub(image28, ALL_ROWS, beliefs), handlers.saliency(image28, found),
-                ERASED_ROW, *handlers.erase(image28, ERASED_ROW), handlers.numbers(image28, beliefs, found))
+                *handlers.first_erased(image28, found), handlers.numbers(image28, beliefs, found))
 
     def show(self, image28: np.ndarray | None) -> tuple:
         """A new input for the section, and its panels."""
