@@ -2,12 +2,15 @@
 
     python -m bench.joke_bpc [FOLDER ...]      # default: the bundled checkpoints/joke-lstm
     python -m bench.joke_bpc --junk-jokes A B  # also each junk test joke's bits under each folder
+    python -m bench.joke_bpc --bootstrap 2000 A B  # how far another sample of jokes would move the scores
 
 For each joke-lstm folder: bits per character on the 162 test jokes (cleanjokes ID % 10 == 0, never
 trained on) and the validation jokes, and on the test jokes split by src.data.junk_rule (links, markup,
 runs of one character: what the training text is filtered of) into clean ones and junk ones, with each
 part's joke and character counts. With --junk-jokes, each junk test joke's bits under each folder too (where
-a filter's cost sits).
+a filter's cost sits). With --bootstrap N, per split (test, validation) and folder: the spread of its
+score over N samples of as many jokes drawn with replacement (how much the score is the jokes' rather than
+the model's), and the 95% interval of its difference from the first folder on the same samples (paired).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from src import data
@@ -27,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", type=Path, nargs="*", help="joke-lstm checkpoint folders")
     parser.add_argument("--junk-jokes", action="store_true", help="also score each junk test joke in bits")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="resamples of the jokes (0: none)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     test, val = data.clean_jokes("test"), data.clean_jokes("val")
@@ -44,6 +49,31 @@ def main(argv: list[str] | None = None) -> None:
         for joke in parts["junk test"]:
             bits = " | ".join(f"{model.nll(joke) / math.log(2):.0f}" for model in models.values())
             print(f"| {joke[:40]!r} | {data.junk_rule(joke)} | {len(joke)} | {bits} |")
+    if args.bootstrap:
+        print(f"\n{args.bootstrap} resamples of the jokes (seed 0): spread (sd) of each score, and the 95% interval "
+              f"of each folder's difference from {args.folders[0] if args.folders else 'the first'} on the same samples")
+        print("\n| split | checkpoint | bits per character | sd over resamples | minus the first, 95% interval |")
+        print("|---|---|---|---|---|")
+        for split in ("test", "validation"):
+            resampled(models, parts[split], split, args.bootstrap)
+
+
+def resampled(models: dict[Path, JokeLSTM], jokes: list[str], split: str, n: int) -> None:
+    """Print each model's bits per character on `jokes`, its spread over n resamples of them, and the paired
+    interval of its difference from the first model's."""
+    rng = np.random.default_rng(0)
+    samples = rng.integers(0, len(jokes), (n, len(jokes)))
+    chars = np.array([len(j) for j in jokes])[samples].sum(1)
+    first = None
+    for folder, model in models.items():
+        bits = np.array([model.nll(j) / math.log(2) for j in jokes])
+        scores = bits[samples].sum(1) / chars
+        if first is None:
+            first, interval = scores, "-"
+        else:
+            low, high = np.percentile(scores - first, [2.5, 97.5])
+            interval = f"[{low:+.4f}, {high:+.4f}]"
+        print(f"| {split} | {folder} | {bits.sum() / sum(map(len, jokes)):.4f} | {scores.std():.4f} | {interval} |")
 
 
 if __name__ == "__main__":
