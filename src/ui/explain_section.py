@@ -95,7 +95,6 @@ class RowExplainer:
             said.append(f"{title}: {before} → {after} " + ("(**flips**)" if after != before else "(keeps it)"))
         return predict.enlarge(erased, 4), f"Without row {row}{why}: " + " · ".join(said)
 
-
     def first_erased(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> tuple:
         """The row a new digit's eraser starts at, and `erase` there: the row whose loss costs the Bi-LSTM's
         answer the most (a drawing often has none that matters, and then the flat bars are explained by
