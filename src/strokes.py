@@ -127,16 +127,23 @@ def place(strokes: list[np.ndarray], pen: Pen, canvas: int, rng: np.random.Gener
 
 
 def draw(strokes: list[np.ndarray], pen: Pen, canvas: int = 300, seed: int = 0, supersample: int = 2) -> np.ndarray:
-    """Draw strokes as black round-capped lines on a canvas; returns (canvas, canvas, 4) uint8 RGBA.
+    """Place strokes with `pen` (see place) and draw them; returns (canvas, canvas, 4) uint8 RGBA."""
+    placed = place(strokes, pen, canvas, np.random.default_rng(seed))
+    return render(placed, pen.width, canvas, pen.transparent, supersample)
+
+
+def render(placed: list[np.ndarray], width: float, canvas: int = 300, transparent: bool = False,
+           supersample: int = 2) -> np.ndarray:
+    """Draw polylines given in canvas pixels as black round-capped lines `width` pixels wide; returns
+    (canvas, canvas, 4) uint8 RGBA, ink on white paper or, `transparent`, on a transparent canvas.
 
     Rendered at `supersample` times the size and shrunk, so the edges are antialiased like a browser's.
     """
-    rng = np.random.default_rng(seed)
     big = canvas * supersample
     image = Image.new("L", (big, big), 0)
     pen_draw = ImageDraw.Draw(image)
-    radius = pen.width * supersample / 2
-    for stroke in place(strokes, pen, canvas, rng):
+    radius = width * supersample / 2
+    for stroke in placed:
         xy = [tuple(p) for p in stroke * supersample]
         if len(xy) > 1:
             pen_draw.line(xy, fill=255, width=max(1, round(2 * radius)))
@@ -144,7 +151,7 @@ def draw(strokes: list[np.ndarray], pen: Pen, canvas: int = 300, seed: int = 0, 
             pen_draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
     ink = np.asarray(image.resize((canvas, canvas), Image.BOX))
     out = np.zeros((canvas, canvas, 4), np.uint8)
-    if pen.transparent:
+    if transparent:
         out[..., 3] = ink
     else:
         out[..., :3] = 255 - ink[..., None]
