@@ -90,12 +90,41 @@ class JokeLSTM(
         """Ids of a joke's text, preceded by the start-of-joke token."""
         return [EOS, *self.tokenizer.encode(text)]
 
+    def joke_logits(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits (tokens, vocab) of every token of `text` as a whole joke, end token included, and
+        those tokens' ids."""
+        tokens = torch.tensor([self.encode_joke(text) + [EOS]])
+        logits, _ = self(tokens[:, :-1])
+        return logits[0], tokens[0, 1:]
+
     @torch.no_grad()
     def nll(self, text: str) -> float:
         """Negative log-likelihood in nats of `text` as a whole joke (its end-of-joke token included)."""
-        tokens = torch.tensor([self.encode_joke(text) + [EOS]])
-        logits, _ = self(tokens[:, :-1])
-        return F.cross_entropy(logits[0], tokens[0, 1:], reduction="sum").item()
+        return F.cross_entropy(*self.joke_logits(text), reduction="sum").item()
+
+    def calibrate(self, jokes: list[str]) -> float:
+        """Fit one temperature T to `jokes` (held-out ones: the validation split) by likelihood and fold it
+        into the weights, returning T. A fine-tuned LM is overconfident (T > 1); dividing the output
+        projection and the output bias by T divides every logit by T, so scoring, sampling and rescoring
+        all use the calibrated probabilities and the folder format stays the same."""
+        self.eval()
+        with torch.no_grad():
+            logits, targets = map(torch.cat, zip(*(self.joke_logits(j) for j in jokes)))
+        log_scale = torch.zeros((), requires_grad=True)  # log(1 / T); the loss is convex in 1 / T
+        search = torch.optim.LBFGS([log_scale], max_iter=100, line_search_fn="strong_wolfe")
+
+        def loss() -> torch.Tensor:
+            search.zero_grad()
+            value = F.cross_entropy(logits * log_scale.exp(), targets)
+            value.backward()
+            return value
+
+        search.step(loss)
+        scale = log_scale.detach().exp()
+        with torch.no_grad():
+            for weights in (self.proj.weight, self.proj.bias, self.head.bias):
+                weights.mul_(scale)
+        return 1 / scale.item()
 
     @torch.no_grad()
     def next_token_logits(self, prompt: str) -> torch.Tensor:

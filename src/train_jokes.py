@@ -163,8 +163,8 @@ def finish_text_model(metrics: dict, model: torch.nn.Module, texts: JokeTexts, r
 def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, dict]:
     """Build the vocabulary from the training text (see `vocabulary`), pretrain on the filtered extra jokes
     plus the cleanjokes training split (repeated `r.clean_weight` times), then fine-tune on the cleanjokes
-    training split alone, keeping the epoch with the best validation bits per character. The test split is
-    scored once, at the end."""
+    training split alone, keeping the epoch with the best validation bits per character; with `r.calibrate`,
+    fit a temperature on validation (JokeLSTM.calibrate). The test split is scored once, at the end."""
     r = recipe
     torch.manual_seed(r.seed)
     rng = random.Random(r.seed)
@@ -187,6 +187,12 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
 
     curves, best_bpc = two_stages(model, r, texts, encoded_corpus, epoch, steps,
                                   lambda: bits_per_char(model, texts.val))
+    calibration = {}
+    if r.calibrate:
+        temperature = model.calibrate(texts.val)
+        model.round_to_stored()
+        calibration = {"temperature": round(temperature, 4), "val_bpc_before": round(best_bpc, 4)}
+        best_bpc = bits_per_char(model, texts.val)
     test = texts.test
     test_bpc = bits_per_char(model, test)
     per_joke = [model.nll(j) / math.log(2) / len(j) for j in test]
@@ -201,4 +207,8 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
         },
         "curves": curves,
     }
+    if calibration:
+        metrics["calibration"] = calibration
+        metrics["summary"]["temperature fitted on validation, folded into the weights"] = (
+            f"{calibration['temperature']:.3f} (validation {calibration['val_bpc_before']:.3f} -> {best_bpc:.3f})")
     return model, finish_text_model(metrics, model, texts, r, start, "words, word pieces, 256 bytes, end")

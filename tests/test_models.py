@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 from safetensors.torch import load_file
 
 from src import data
@@ -199,8 +200,34 @@ def test_weight_drop_masks_the_recurrent_weights_in_training_only(tiny_lm, tmp_p
     assert (again.dropout.p, again.weight_drop) == (0.1, 0.2) and torch.equal(again.lstm.weight_hh_l0, kept)
     again.save_pretrained(tmp_path / "again")
     assert json.loads((tmp_path / "again" / "config.json").read_text())["weight_drop"] == 0.2
-    with pytest.raises(ValueError, match="weight_drop is the LM's"):
+    with pytest.raises(ValueError, match="weight_drop and calibrate are the LM's"):
         train_blanks(JokeRecipe(bidirectional=True, weight_drop=0.5, limit=8), progress=False)
+
+
+def test_calibration_divides_every_logit_by_the_likeliest_temperature(tiny_lm):
+    jokes = ["Why did the chicken cross the road?", "What do you call a fish with no eyes?", "Why?"]
+    tokens = torch.tensor([tiny_lm.encode_joke(jokes[0])])
+    model = copy.deepcopy(tiny_lm)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(20):  # a model that has learnt something (an untrained one is best at an infinite T)
+        optimizer.zero_grad()
+        sum(F.cross_entropy(*model.joke_logits(j), reduction="sum") for j in jokes).backward()
+        optimizer.step()
+    with torch.no_grad():  # ...and is overconfident: every logit times 5
+        for weights in (model.proj.weight, model.proj.bias, model.head.bias):
+            weights.mul_(5)
+    before = model(tokens)[0]
+    nll_before = sum(model.nll(j) for j in jokes)
+    temperature = model.calibrate(jokes)
+    assert temperature > 1.5
+    assert torch.allclose(model(tokens)[0], before / temperature, atol=1e-5)
+    assert sum(model.nll(j) for j in jokes) < nll_before
+    # The likeliest temperature: a little hotter or colder scores the jokes worse, and a second fit keeps it.
+    with torch.no_grad():
+        logits, targets = map(torch.cat, zip(*(model.joke_logits(j) for j in jokes)))
+    score = lambda t: F.cross_entropy(logits / t, targets).item()  # noqa: E731
+    assert score(1.0) < min(score(0.97), score(1.03))
+    assert model.calibrate(jokes) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_filters():
@@ -389,6 +416,17 @@ def test_tiny_joke_training_learns_something():
     seen = data.clean_jokes("train")[:40]  # the training slice (limit=40)
     assert bits_per_char(model, seen) < bits_per_char(untrained, seen) - 0.4
     assert metrics["curves"]["stage"] == ["pretrain"] * 8 + ["finetune"]
+
+
+@pytest.mark.data
+def test_a_calibrated_run_records_the_temperature_and_the_calibrated_folders_scores():
+    recipe = JokeRecipe(hidden_size=16, embed_dim=8, pretrain_epochs=2, finetune_epochs=1, batch_size=8,
+                        seq_len=32, lr=0.02, limit=40, calibrate=True)
+    model, metrics = train_jokes(recipe, progress=False)
+    calibration, val = metrics["calibration"], joke_texts(recipe).val
+    assert metrics["val_bpc"] == pytest.approx(bits_per_char(model, val), abs=1e-4)
+    assert metrics["val_bpc"] <= calibration["val_bpc_before"]
+    assert model.calibrate(val) == pytest.approx(1.0, abs=1e-3), "the folder is already calibrated"
 
 
 def test_disagreement_gallery_holds_only_disagreements(tmp_path):
