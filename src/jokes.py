@@ -104,7 +104,7 @@ class JokeLSTM(
 
     def calibrate(self, jokes: list[str]) -> float:
         """Fit one temperature T to `jokes` (held-out ones: the validation split) by likelihood and fold it
-        into the weights, returning T. A fine-tuned LM is overconfident (T > 1); dividing the output
+        into the weights, returning T. A fine-tuned LM tends to be overconfident (T > 1); dividing the output
         projection and the output bias by T divides every logit by T, so scoring, sampling and rescoring
         all use the calibrated probabilities and the folder format stays the same."""
         self.eval()
