@@ -83,16 +83,18 @@ class RowExplainer:
                             "predicted_without_row": f["predicted_without_row"].tolist()} for title, f in found.items()}
         return {"readers": readers, "row_saliency": saliency}
 
-    def erase(self, image28: np.ndarray | None, row: int, why: str = "") -> tuple[np.ndarray | None, str]:
-        """The image without `row`, and whether either model's answer flips; `why` says why this row."""
+    def erase(self, image28: np.ndarray | None, row: int, why: str = "",
+              found: dict[str, dict] | None = None) -> tuple[np.ndarray | None, str]:
+        """The image without `row`, and whether either model's answer flips (the saliency's answers with each
+        row blanked, so the line and the bars agree); `why` says why this row, `found` as for saliency."""
         if image28 is None:
             return None, ""
-        erased = explain.without_row(image28, row)
+        found = self.row_saliency(image28) if found is None else found
         said = []
-        for name, title in MODEL_TITLES.items():
-            before = predict.top_digit(predict.digit_probabilities(self.models.get(name), image28)[0])
-            after = predict.top_digit(predict.digit_probabilities(self.models.get(name), erased)[0])
+        for title, f in found.items():
+            before, after = f["predicted"], int(f["predicted_without_row"][row - 1])
             said.append(f"{title}: {before} → {after} " + ("(**flips**)" if after != before else "(keeps it)"))
+        erased = explain.without_row(image28, row)
         return predict.enlarge(erased, 4), f"Without row {row}{why}: " + " · ".join(said)
 
     def first_erased(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> tuple:
@@ -103,7 +105,7 @@ class RowExplainer:
             return ERASED_ROW, *self.erase(None, ERASED_ROW)
         found = self.row_saliency(image28) if found is None else found
         row = int(np.argmax(found["Bi-LSTM"]["drop"])) + 1
-        return row, *self.erase(image28, row, why=", the row the Bi-LSTM misses most")
+        return row, *self.erase(image28, row, why=", the row the Bi-LSTM misses most", found=found)
 
 
 @dataclass
