@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from src import data
-from src.evaluate import bits_per_char
 from src.hub import bundled_folder, load_folder
 from src.jokes import JokeLSTM
 
@@ -40,40 +39,47 @@ def main(argv: list[str] | None = None) -> None:
     print("| checkpoint | " + " | ".join(f"{name} ({len(jokes)} jokes, {sum(map(len, jokes)):,} chars)"
                                         for name, jokes in parts.items()) + " |")
     print("|---" * (len(parts) + 1) + "|")
-    models = {folder: load_folder(JokeLSTM, folder) for folder in args.folders or [bundled_folder("joke-lstm")]}
-    for folder, model in models.items():
-        print(f"| {folder} | " + " | ".join(f"{bits_per_char(model, jokes):.3f}" for jokes in parts.values()) + " |")
+    models = {folder: load_folder(JokeLSTM, folder).eval() for folder in args.folders or [bundled_folder("joke-lstm")]}
+    # Each joke is scored once per model; every table below sums these bits.
+    bits = {folder: {joke: model.nll(joke) / math.log(2) for joke in test + val} for folder, model in models.items()}
+    for folder in models:
+        print(f"| {folder} | " + " | ".join(f"{per_char(bits[folder], jokes):.3f}" for jokes in parts.values()) + " |")
     if args.junk_jokes:
         print("\n| junk test joke | rule | chars | " + " | ".join(f"bits, {folder}" for folder in models) + " |")
         print("|---|---|---|" + "---|" * len(models))
         for joke in parts["junk test"]:
-            bits = " | ".join(f"{model.nll(joke) / math.log(2):.0f}" for model in models.values())
-            print(f"| {joke[:40]!r} | {data.junk_rule(joke)} | {len(joke)} | {bits} |")
+            print(f"| {joke[:40]!r} | {data.junk_rule(joke)} | {len(joke)} | "
+                  + " | ".join(f"{bits[folder][joke]:.0f}" for folder in models) + " |")
     if args.bootstrap:
+        first = args.folders[0] if args.folders else "the first"
         print(f"\n{args.bootstrap} resamples of the jokes (seed 0): spread (sd) of each score, and the 95% interval "
-              f"of each folder's difference from {args.folders[0] if args.folders else 'the first'} on the same samples")
+              f"of each folder's difference from {first} on the same samples")
         print("\n| split | checkpoint | bits per character | sd over resamples | minus the first, 95% interval |")
         print("|---|---|---|---|---|")
         for split in ("test", "validation"):
-            resampled(models, parts[split], split, args.bootstrap)
+            resampled(bits, parts[split], split, args.bootstrap)
 
 
-def resampled(models: dict[Path, JokeLSTM], jokes: list[str], split: str, n: int) -> None:
-    """Print each model's bits per character on `jokes`, its spread over n resamples of them, and the paired
-    interval of its difference from the first model's."""
+def per_char(bits: dict[str, float], jokes: list[str]) -> float:
+    """Bits per character of `jokes`, from each joke's bits."""
+    return sum(bits[joke] for joke in jokes) / sum(map(len, jokes))
+
+
+def resampled(bits: dict[Path, dict[str, float]], jokes: list[str], split: str, n: int) -> None:
+    """Print each folder's bits per character on `jokes` (from each joke's bits), its spread over n resamples of
+    them, and the paired interval of its difference from the first folder's."""
     rng = np.random.default_rng(0)
     samples = rng.integers(0, len(jokes), (n, len(jokes)))
     chars = np.array([len(j) for j in jokes])[samples].sum(1)
     first = None
-    for folder, model in models.items():
-        bits = np.array([model.nll(j) / math.log(2) for j in jokes])
-        scores = bits[samples].sum(1) / chars
+    for folder, scored in bits.items():
+        scores = np.array([scored[j] for j in jokes])[samples].sum(1) / chars
         if first is None:
             first, interval = scores, "-"
         else:
             low, high = np.percentile(scores - first, [2.5, 97.5])
             interval = f"[{low:+.4f}, {high:+.4f}]"
-        print(f"| {split} | {folder} | {bits.sum() / sum(map(len, jokes)):.4f} | {scores.std():.4f} | {interval} |")
+        print(f"| {split} | {folder} | {per_char(scored, jokes):.4f} | {scores.std():.4f} | {interval} |")
 
 
 if __name__ == "__main__":
