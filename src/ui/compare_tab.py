@@ -135,12 +135,16 @@ def compare_tab(models: Models) -> None:
                 gr.Dataframe(model_facts(models), label="Checkpoints (from metrics.json)", interactive=False)
                 gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
                             title="MNIST test accuracy per epoch")
+            # /explain_digit's own unshown file and JSON: the page shows the same numbers for whatever digit is
+            # on it (rows.as_json, filled with the views), so a page upload does not compute them twice, nor
+            # marks the page's numbers with an error when Clear comes before the endpoint's answer.
+            explain_file, explained = gr.File(label="image", type="filepath", visible=False), gr.JSON(visible=False)
         cloze_section(models)
     results = [lstm_label, bilstm_label, facts]
     rows = comparison.rows_section
     views = [*plots, *digit.shown, *rows.outputs]
     digit.listen(results, views, comparison.read_sketch, comparison.compare, "compare", comparison.reading)
-    digit.upload.upload(rows.handlers.explain_digit, [digit.upload], [rows.as_json], api_name="explain_digit",
+    explain_file.upload(rows.handlers.explain_digit, [explain_file], [explained], api_name="explain_digit",
                         concurrency_limit=8)
     if gallery is not None:
         examples.select(comparison.pick_example, None, [*results, *views], api_visibility="private")

@@ -99,19 +99,31 @@ class DigitInput:
         """The input's events. `read_sketch(value)` fills results + views live from the canvas (and clears
         them for None); the upload is the public endpoint `api_name`, `read_file(path)` -> results, and once
         it has accepted the file, `read_view(image28)` -> views for the page (`read_view(None)` once it has
-        refused one); removing the file reads the canvas again. `views` ends with `shown`.
+        refused one); removing the file, or Clear, reads the canvas again, also when it comes before the
+        upload's answer. `views` ends with `shown`.
         Returns the events that fill `views`, for a tab to follow with its own (`.then`)."""
         everything = [*results, *views]
         uploaded_file = self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8)
+        kept = tuple(gr.skip() for _ in results)
+
+        def after_upload(accepted: bool) -> Callable:
+            """The views once the upload's answer is in: the file's (None for a refused file, whose message is on
+            the page), or, when the file has gone since (Clear or its x came before the answer), the canvas's
+            answer and views, which also replace an answer that came in after the Clear."""
+            def views_now(path: str | None, sketch: dict | None) -> tuple:
+                if not path:
+                    return read_sketch(sketch)
+                return (*kept, *read_view(uploaded(path) if accepted else None))
+            return views_now
+
+        settle = dict(inputs=[self.upload, self.sketchpad], outputs=everything, api_visibility="private")
         return [
             self.sketchpad.change(read_sketch, [self.sketchpad], everything, **PRIVATE, concurrency_limit=4),
             # Clear empties the upload too: else the page would answer nothing beside a listed file.
             self.clear.click(lambda: (*read_sketch(None), None), None, [*everything, self.upload],
                              js=clear_js(self.sketchpad_id), api_visibility="private", queue=False),
-            uploaded_file.success(lambda path: read_view(uploaded(path)), [self.upload], views,
-                                  api_visibility="private"),
-            # A refused file (its message is on the page): the views no longer show the input before it.
-            uploaded_file.failure(lambda: read_view(None), None, views, api_visibility="private"),
+            uploaded_file.success(after_upload(True), **settle),
+            uploaded_file.failure(after_upload(False), **settle),
             # Removing the file (its x) hands the answer back to the canvas: its drawing's, or none.
             self.upload.clear(read_sketch, [self.sketchpad], everything, **PRIVATE),
         ]
