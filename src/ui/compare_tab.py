@@ -136,7 +136,7 @@ def compare_tab(models: Models) -> None:
                 gr.LinePlot(training_curves(models), x="epoch", y="test accuracy", color="model", height=260,
                             title="MNIST test accuracy per epoch")
             # /explain_digit's own unshown file and JSON: the page shows the same numbers for whatever digit is
-            # on it (rows.as_json, filled with the views), so a page upload does not compute them twice, nor
+            # on it (rows.as_json, filled with the views), so a page upload neither computes them twice nor
             # marks the page's numbers with an error when Clear comes before the endpoint's answer.
             explain_file, explained = gr.File(label="image", type="filepath", visible=False), gr.JSON(visible=False)
         cloze_section(models)
