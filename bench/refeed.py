@@ -26,8 +26,8 @@ def refeed_generate(model: JokeLSTM, prompt: str, *, temperature: float = 0.8, t
     tokens = model.encode_joke(prompt)
     window = len(tokens)
     while True:
-        logits, _ = model(torch.tensor([tokens[-window:]]), None)  # a fresh zero state every step
-        token = sample_token(logits[0, -1], temperature, top_k, top_p, generator)
+        log_probs, _ = model.read(torch.tensor([tokens[-window:]]))  # a fresh zero state every step
+        token = sample_token(log_probs[0, -1], temperature, top_k, top_p, generator)
         tokens.append(token)
         # As in JokeLSTM.generate without stop_at_end: the end of a joke starts the next, on a new line.
         piece = decoder.decode(b"\n" if token == EOS else model.tokenizer.token_bytes(token))

@@ -76,23 +76,21 @@ def ranked(logits: torch.Tensor, candidates: torch.Tensor, top: int) -> list[tup
 @torch.no_grad()
 def fill_left(lm: JokeLSTM, blank: Blank, top: int = 5) -> list[tuple[int, float]]:
     """The LSTM's next word after the left context: it never sees the right side."""
-    logits, _ = lm(torch.tensor([[EOS, *blank.left]]))
-    return ranked(logits[0, -1], word_candidates(lm.tokenizer, blank.spaced), top)
+    log_probs, _ = lm.read(torch.tensor([[EOS, *blank.left]]))
+    return ranked(log_probs[0, -1], word_candidates(lm.tokenizer, blank.spaced), top)
 
 
 @torch.no_grad()
 def fill_rescore(lm: JokeLSTM, blank: Blank, top: int = 5, k: int = RESCORE_K) -> list[tuple[int, float]]:
     """The LSTM's k likeliest next words after the left context, ranked by the likelihood of the whole joke
     with each in the blank (probabilities: that likelihood normalised over the k). The left context is read
-    once and its state shared by the k continuations, which are scored in one batch: the same numbers as k
+    once and its context shared by the k continuations, which are scored in one batch: the same numbers as k
     calls of `lm.nll`, at about the cost of reading the right side k times."""
-    logits, state = lm(torch.tensor([[EOS, *blank.left]]))
-    candidates = torch.tensor([c for c, _ in ranked(logits[0, -1], word_candidates(lm.tokenizer, blank.spaced), k)])
-    first = logits[0, -1].log_softmax(-1)[candidates]
+    log_probs, context = lm.read(torch.tensor([[EOS, *blank.left]]))
+    candidates = torch.tensor([c for c, _ in ranked(log_probs[0, -1], word_candidates(lm.tokenizer, blank.spaced), k)])
     rest = torch.cat([candidates[:, None], torch.tensor([[*blank.right, EOS]]).expand(len(candidates), -1)], 1)
-    state = tuple(s.expand(-1, len(candidates), -1).contiguous() for s in state)
-    after, _ = lm(rest[:, :-1], state)
-    score = first + after.log_softmax(-1).gather(2, rest[:, 1:, None])[..., 0].sum(1)
+    after, _ = lm.read(rest[:, :-1], context.expand(len(candidates)))
+    score = log_probs[0, -1, candidates] + after.gather(2, rest[:, 1:, None])[..., 0].sum(1)
     return [(int(candidates[i]), p) for i, p in ranked(score, torch.arange(len(candidates)), top)]
 
 

@@ -4,12 +4,16 @@ The vocabulary (src.tokenizer) holds frequent words and word pieces plus every s
 prompt works (unknown words, emoji, empty) and `nll` scores exactly the given text: unknown words are
 spelled with smaller tokens, down to bytes, and pay for every one of them. Token 0 marks both the start
 and the end of a joke.
+
+The model's probabilities (`read`, `step`, `nll`, sampling) are the LSTM's mixed with a within-joke cache
+(`cache_mix`), whose two settings are fitted on held-out jokes after training (`fit_cache`).
 """
 from __future__ import annotations
 
 import functools
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -19,6 +23,56 @@ from src.checkpoint import HubCheckpoint
 from src.sampling import (CRUDE, MAX_SYMBOL_RUN, MAX_TOKENS_PER_WORD, MAX_WORD_CHARS, SPACED_PUNCTUATION, Sampled, Written,
                           check_sampling, decoded, draw, filtered_probs, is_symbol, unfinished)
 from src.tokenizer import EOS, Tokenizer
+
+# fit_cache's grid: the cache's weight in the mixture, and how sharply it picks the earlier positions
+CACHE_WEIGHTS = tuple(round(0.01 * i, 2) for i in range(11))
+CACHE_SHARPNESS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the LM carries from token to token: the LSTM state and, for its cache, the top layer's output at
+    every token read so far with those tokens, in the pieces they were read in ((batch, n, hidden) and
+    (batch, n) each): a sampled joke keeps every step's context, and pieces let them share what they hold."""
+
+    state: tuple[torch.Tensor, torch.Tensor]
+    outputs: tuple[torch.Tensor, ...]
+    tokens: tuple[torch.Tensor, ...]
+
+    def expand(self, batch: int) -> Context:
+        """The same context for `batch` continuations (from a batch of one)."""
+        return Context(tuple(s.expand(-1, batch, -1).contiguous() for s in self.state),
+                       tuple(o.expand(batch, -1, -1) for o in self.outputs),
+                       tuple(t.expand(batch, -1) for t in self.tokens))
+
+
+def cache_mix(log_probs: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor, tokens: torch.Tensor,
+              weight: float, sharpness: float) -> torch.Tensor:
+    """Next-token log-probabilities (batch, n, vocab) mixed with a continuous cache (Grave et al. 2017,
+    "Improving neural language models with a continuous cache"): (1 - weight) x the LM's + weight x the
+    cache's, where the cache gives each earlier position the softmax of sharpness x (its output . this
+    output) and puts that on the token that followed it. Jokes repeat themselves ("Knock knock. Who's there?
+    Lettuce. Lettuce who?"), and the cache copies from the joke itself. `keys`: the outputs at every token
+    read (batch, total, hidden), `tokens` those tokens (batch, total), `queries` the last n of `keys`. A
+    position with no earlier one keeps the LM's probabilities."""
+    n, total = queries.shape[1], keys.shape[1]
+    if not weight or total < 2:
+        return log_probs
+    # key i (followed by token i + 1) is earlier than query j, the (total - n + j)-th position
+    earlier = torch.arange(total - 1) < torch.arange(total - n, total)[:, None]
+    scores = (sharpness * queries @ keys[:, :-1].transpose(1, 2)).masked_fill(~earlier, -math.inf)
+    attention = scores.softmax(-1).nan_to_num(0.0)  # a query with no earlier key: all -inf, then 0
+    # Only the tokens that followed a key change by more than the factor (1 - weight): the cache's probability
+    # of each key's follower (attention summed over the keys with the same follower) is mixed in there alone,
+    # not over the whole vocabulary (rescoring reads 50 continuations at once).
+    followers = tokens[:, 1:]
+    cache = attention @ (followers[:, :, None] == followers[:, None, :]).float()
+    index = followers[:, None, :].expand(-1, n, -1)
+    at_followers = log_probs.gather(2, index)
+    mixed = torch.logaddexp(at_followers + math.log1p(-weight), cache.log() + math.log(weight))
+    has_earlier = earlier.any(-1)[None, :, None]
+    scaled = log_probs + torch.where(has_earlier, math.log1p(-weight), 0.0)
+    return scaled.scatter_(2, index, torch.where(has_earlier, mixed, at_followers))
 
 
 class JokeLSTM(
@@ -32,7 +86,10 @@ class JokeLSTM(
 
     In training, dropout masks the embeddings and the LSTM's outputs, and `weight_drop` drops that share of
     the LSTM's hidden-to-hidden weights, a new mask per batch (DropConnect, as in Merity et al.'s AWD-LSTM):
-    it regularises the recurrence itself, which dropout on the inputs and outputs does not reach."""
+    it regularises the recurrence itself, which dropout on the inputs and outputs does not reach.
+
+    The cache's weight and sharpness are buffers, saved with the weights (0: no cache; folders from before
+    it load with it off)."""
 
     card_title = "Subword LSTM joke generator"
     card_description = (
@@ -55,10 +112,20 @@ class JokeLSTM(
         self.proj = nn.Linear(hidden_size, embed_dim)
         self.head = nn.Linear(embed_dim, len(self.tokenizer))
         self.head.weight = self.embed.weight  # tied: a token's input and output vectors are one
+        self.register_buffer("cache_weight", torch.zeros(()))
+        self.register_buffer("cache_sharpness", torch.zeros(()))
+        self.register_load_state_dict_pre_hook(self._cache_off_when_absent)
+
+    @staticmethod
+    def _cache_off_when_absent(module: nn.Module, state_dict: dict, prefix: str, *args: object) -> None:
+        """Weights saved before the cache existed (older folders and Hub revisions) load with it off."""
+        for name in ("cache_weight", "cache_sharpness"):
+            state_dict.setdefault(prefix + name, torch.zeros(()))
 
     def forward(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """(batch, time) token ids -> logits (batch, time, vocab) and the LSTM state after the last step."""
+        """(batch, time) token ids -> the LSTM's own logits (batch, time, vocab), without the cache (training,
+        calibration), and the LSTM state after the last step."""
         x = self.dropout(self.embed(tokens))
         if self.training and self.weight_drop:
             dropped = {name: F.dropout(getattr(self.lstm, name), self.weight_drop)
@@ -68,15 +135,22 @@ class JokeLSTM(
             output, state = self.lstm(x, state)
         return self.head(self.proj(self.dropout(output))), state
 
-    def step(self, token: int, state: tuple[torch.Tensor, torch.Tensor]
-             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Logits (vocab,) after one more token on the carried state (inference: no dropout).
+    @torch.no_grad()
+    def read(self, tokens: torch.Tensor, context: Context | None = None) -> tuple[torch.Tensor, Context]:
+        """The model's next-token log-probabilities (batch, time, vocab) after each of `tokens` (batch, time),
+        read after `context` (None: from a zero state), and the context after them. Inference: no dropout."""
+        output, state = self.lstm(self.embed(tokens), None if context is None else context.state)
+        return self._mixed(self.head(self.proj(output)), output, tokens, state, context)
+
+    @torch.no_grad()
+    def step(self, token: int, context: Context) -> tuple[torch.Tensor, Context]:
+        """Log-probabilities (vocab,) after one more token read after `context`, and the context after it.
 
         torch.lstm_cell layer by layer: for a single step, nn.LSTM's call costs about 2.5 ms on this CPU
         and the cell 0.4 ms, and the step is most of a sampled token's cost.
         """
         x = self.embed(torch.tensor([token]))
-        hidden, cell = state
+        hidden, cell = context.state
         new_hidden, new_cell = [], []
         for layer in range(self.lstm.num_layers):
             weights = (getattr(self.lstm, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
@@ -84,32 +158,50 @@ class JokeLSTM(
             new_hidden.append(h)
             new_cell.append(c)
             x = h
-        return self.head(self.proj(x))[0], (torch.stack(new_hidden), torch.stack(new_cell))
+        log_probs, after = self._mixed(self.head(self.proj(x))[:, None], x[:, None], torch.tensor([[token]]),
+                                       (torch.stack(new_hidden), torch.stack(new_cell)), context)
+        return log_probs[0, 0], after
+
+    def _mixed(self, logits: torch.Tensor, outputs: torch.Tensor, tokens: torch.Tensor,
+               state: tuple[torch.Tensor, torch.Tensor], before: Context | None) -> tuple[torch.Tensor, Context]:
+        """The LSTM's logits for new tokens as the model's log-probabilities (cache_mix), and the context after them."""
+        after = Context(state, (*before.outputs, outputs) if before else (outputs,),
+                        (*before.tokens, tokens) if before else (tokens,))
+        log_probs = cache_mix(logits.log_softmax(-1), outputs, torch.cat(after.outputs, 1), torch.cat(after.tokens, 1),
+                              float(self.cache_weight), float(self.cache_sharpness))
+        return log_probs, after
 
     def encode_joke(self, text: str) -> list[int]:
         """Ids of a joke's text, preceded by the start-of-joke token."""
         return [EOS, *self.tokenizer.encode(text)]
 
-    def joke_logits(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The logits (tokens, vocab) of every token of `text` as a whole joke, end token included, and
-        those tokens' ids."""
-        tokens = torch.tensor([self.encode_joke(text) + [EOS]])
-        logits, _ = self(tokens[:, :-1])
-        return logits[0], tokens[0, 1:]
+    def joke_tokens(self, text: str) -> torch.Tensor:
+        """Ids (1, tokens) of `text` as a whole joke: the start token, its tokens, the end token."""
+        return torch.tensor([self.encode_joke(text) + [EOS]])
+
+    def joke_log_probs(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The log-probabilities (tokens, vocab) of every token of `text` as a whole joke, end token
+        included, and those tokens' ids."""
+        tokens = self.joke_tokens(text)
+        log_probs, _ = self.read(tokens[:, :-1])
+        return log_probs[0], tokens[0, 1:]
 
     @torch.no_grad()
     def nll(self, text: str) -> float:
         """Negative log-likelihood in nats of `text` as a whole joke (its end-of-joke token included)."""
-        return F.cross_entropy(*self.joke_logits(text), reduction="sum").item()
+        log_probs, targets = self.joke_log_probs(text)
+        return -log_probs.gather(1, targets[:, None]).sum().item()
 
     def calibrate(self, jokes: list[str]) -> float:
-        """Fit one temperature T to `jokes` (held-out ones: the validation split) by likelihood and fold it
-        into the weights, returning T. A fine-tuned LM tends to be overconfident (T > 1); dividing the output
-        projection and the output bias by T divides every logit by T, so scoring, sampling and rescoring
-        all use the calibrated probabilities and the folder format stays the same."""
+        """Fit one temperature T to the LSTM's own logits (no cache) on `jokes` (held-out ones: the validation
+        split) by likelihood and fold it into the weights, returning T. A fine-tuned LM tends to be
+        overconfident (T > 1); dividing the output projection and the output bias by T divides every logit
+        by T, so scoring, sampling and rescoring all use the calibrated probabilities and the folder format
+        stays the same."""
         self.eval()
         with torch.no_grad():
-            logits, targets = map(torch.cat, zip(*(self.joke_logits(j) for j in jokes)))
+            logits, targets = map(torch.cat, zip(*((self(t[:, :-1])[0][0], t[0, 1:])
+                                                   for t in map(self.joke_tokens, jokes))))
         log_scale = torch.zeros((), requires_grad=True)  # log(1 / T); the loss is convex in 1 / T
         search = torch.optim.LBFGS([log_scale], max_iter=100, line_search_fn="strong_wolfe")
 
@@ -126,19 +218,40 @@ class JokeLSTM(
                 weights.mul_(scale)
         return 1 / scale.item()
 
+    def fit_cache(self, jokes: list[str]) -> tuple[float, float]:
+        """Choose the cache's weight and sharpness (cache_mix) that score `jokes` (held-out ones: the
+        validation split) best, from the grid CACHE_WEIGHTS x CACHE_SHARPNESS (weight 0: no cache), and
+        keep them; returns (weight, sharpness)."""
+        self.eval()
+        with torch.no_grad():  # the LSTM reads each joke once; each grid point only mixes the cache in again
+            read = []
+            for tokens in map(self.joke_tokens, jokes):
+                output, _ = self.lstm(self.embed(tokens[:, :-1]))
+                read.append((self.head(self.proj(output)).log_softmax(-1), output, tokens))
+
+        def nll(weight: float, sharpness: float) -> float:
+            return -sum(cache_mix(log_probs, output, output, tokens[:, :-1], weight, sharpness)[0]
+                        .gather(1, tokens[0, 1:, None]).sum().item() for log_probs, output, tokens in read)
+
+        weight, sharpness = min(((w, s) for w in CACHE_WEIGHTS for s in CACHE_SHARPNESS), key=lambda ws: nll(*ws))
+        self.cache_weight.fill_(weight)
+        sharpness = sharpness if weight else 0.0
+        self.cache_sharpness.fill_(sharpness)
+        return weight, sharpness
+
     @torch.no_grad()
     def next_token_logits(self, prompt: str) -> torch.Tensor:
-        """Logits (vocab,) of the token that follows `prompt` at the start of a joke, as generation's first
-        step sees them (the tokens that may not come there masked)."""
+        """Log-probabilities (vocab,) of the token that follows `prompt` at the start of a joke, as generation's
+        first step sees them (the tokens that may not come there masked)."""
         logits, _, written = self._read(prompt)
         logits[self.blocked(written, 0)] = -math.inf
         return logits
 
-    def _read(self, prompt: str) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], Written]:
-        """Read a prompt once: the logits of the next token, the LSTM state and what the prompt has written.
-        Trailing white space is not read: it stands for the next word's own space (see Written)."""
-        logits, state = self(torch.tensor([self.encode_joke(prompt.rstrip())]))
-        return logits[0, -1], state, Written.prompt(prompt)
+    def _read(self, prompt: str) -> tuple[torch.Tensor, Context, Written]:
+        """Read a prompt once: the log-probabilities of the next token, the context and what the prompt has
+        written. Trailing white space is not read: it stands for the next word's own space (see Written)."""
+        log_probs, context = self.read(torch.tensor([self.encode_joke(prompt.rstrip())]))
+        return log_probs[0, -1], context, Written.prompt(prompt)
 
     def token_text(self, token: int) -> str:
         """A token as readable text (bytes that are not whole characters are replaced)."""
@@ -165,15 +278,15 @@ class JokeLSTM(
                branch: tuple[Sampled, int] | None = None) -> Iterator[Sampled]:
         """The tokens `generate` writes, each with what the model knew when it was drawn. With
         branch=(step, token), start where an earlier run drew `step`, with `token` forced there instead
-        (the prompt is not read again: the step carries the LSTM state), then sample on as usual."""
+        (the prompt is not read again: the step carries the context), then sample on as usual."""
         check_sampling(temperature, top_k, top_p, max_words)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         if branch is None:
-            # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried state.
-            (logits, state, written), forced = self._read(prompt), None
+            # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried context.
+            (logits, context, written), forced = self._read(prompt), None
         else:
             start, forced = branch
-            logits, state, written = start.logits.clone(), start.before, start.written
+            logits, context, written = start.logits.clone(), start.before, start.written
         for _ in range(max_words * MAX_TOKENS_PER_WORD):
             logits[self.blocked(written, min_words)] = -math.inf
             probs = filtered_probs(logits, temperature, top_k, top_p)
@@ -188,9 +301,9 @@ class JokeLSTM(
             after = written.after(data)
             if after.words > max_words or after.word_chars > MAX_WORD_CHARS:
                 break
-            yield Sampled(token, data, float(probs[token]), logits, state, written)
+            yield Sampled(token, data, float(probs[token]), logits, context, written)
             written = after
-            logits, state = self.step(token, state)
+            logits, context = self.step(token, context)
 
     def blocked(self, written: Written, min_words: int) -> torch.Tensor:
         """The token ids that may not come next: the end token while fewer than `min_words` words are out,

@@ -11,11 +11,15 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch.nn import functional as F
 
 from src.tokenizer import to_bytes
+
+if TYPE_CHECKING:
+    from src.jokes import Context
 
 # Bounds that hold whatever the model writes: tokens per requested word before generation gives up on
 # reaching max_words, and the characters one word may have (a "word" that never ends stops the joke).
@@ -40,8 +44,8 @@ class Sampled:
     token: int
     data: bytes  # what it writes (the end token: a new line)
     prob: float  # its probability in the distribution it was drawn from (after temperature, top-k, top-p)
-    logits: torch.Tensor  # the model's logits at this position, the blocked tokens (JokeLSTM.blocked) masked
-    before: tuple[torch.Tensor, torch.Tensor]  # the LSTM state before it
+    logits: torch.Tensor  # the model's log-probabilities at this position, the blocked tokens (JokeLSTM.blocked) masked
+    before: Context  # the model's context before it (the LSTM state and what its cache holds)
     written: Written  # the text before it, as the bounds count it
 
 

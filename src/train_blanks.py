@@ -35,8 +35,8 @@ def train_blanks(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeBiLSTM,
     that split, the best validation epoch kept), where each joke's every token is predicted from the
     tokens on both sides. With `init`, the forward half starts as that joke LM (JokeBiLSTM.start_from)."""
     r = recipe
-    if r.weight_drop or r.calibrate:
-        raise ValueError("weight_drop and calibrate are the LM's (JokeLSTM); the Bi-LSTM has neither")
+    if r.weight_drop or r.calibrate or r.cache:
+        raise ValueError("weight_drop, calibrate and cache are the LM's (JokeLSTM); the Bi-LSTM has none of them")
     torch.manual_seed(r.seed)
     rng = random.Random(r.seed)
     texts = joke_texts(r)

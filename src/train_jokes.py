@@ -164,7 +164,8 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
     """Build the vocabulary from the training text (see `vocabulary`), pretrain on the filtered extra jokes
     plus the cleanjokes training split (repeated `r.clean_weight` times), then fine-tune on the cleanjokes
     training split alone, keeping the epoch with the best validation bits per character; with `r.calibrate`,
-    fit a temperature on validation (JokeLSTM.calibrate). The test split is scored once, at the end."""
+    fit a temperature on validation (JokeLSTM.calibrate), and with `r.cache` the cache's settings
+    (JokeLSTM.fit_cache). The test split is scored at the end: with the cache and, for comparison, without."""
     r = recipe
     torch.manual_seed(r.seed)
     rng = random.Random(r.seed)
@@ -187,13 +188,19 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
 
     curves, best_bpc = two_stages(model, r, texts, encoded_corpus, epoch, steps,
                                   lambda: bits_per_char(model, texts.val))
-    calibration = {}
+    calibration, cache = {}, {}
     if r.calibrate:
         temperature = model.calibrate(texts.val)
         model.round_to_stored()
         calibration = {"temperature": round(temperature, 4), "val_bpc_before": round(best_bpc, 4)}
         best_bpc = bits_per_char(model, texts.val)
     test = texts.test
+    if r.cache:
+        test_alone = bits_per_char(model, test)  # the LSTM alone: the cache is off until fitted
+        weight, sharpness = model.fit_cache(texts.val)
+        cache = {"weight": weight, "sharpness": sharpness, "val_bpc_before": round(best_bpc, 4),
+                 "test_bpc_before": round(test_alone, 4)}
+        best_bpc = bits_per_char(model, texts.val)
     test_bits = [model.nll(j) / math.log(2) for j in test]  # each test joke scored once, for both figures
     test_bpc = sum(test_bits) / sum(map(len, test))
     per_joke = [bits / len(j) for bits, j in zip(test_bits, test)]
@@ -211,5 +218,11 @@ def train_jokes(recipe: JokeRecipe, progress: bool = True) -> tuple[JokeLSTM, di
     if calibration:
         metrics["calibration"] = calibration
         metrics["summary"]["temperature fitted on validation, folded into the weights"] = (
-            f"{calibration['temperature']:.3f} (validation {calibration['val_bpc_before']:.3f} -> {best_bpc:.3f})")
+            f"{calibration['temperature']:.3f} (validation {calibration['val_bpc_before']:.3f} -> "
+            f"{cache.get('val_bpc_before', best_bpc):.3f})")
+    if cache:
+        metrics["cache"] = cache
+        metrics["summary"]["within-joke cache fitted on validation (weight, sharpness)"] = (
+            f"{cache['weight']}, {cache['sharpness']} (validation {cache['val_bpc_before']:.3f} -> {best_bpc:.3f}, "
+            f"test {cache['test_bpc_before']:.3f} -> {test_bpc:.3f})")
     return model, finish_text_model(metrics, model, texts, r, start, "words, word pieces, 256 bytes, end")

@@ -31,13 +31,13 @@ def test_tokens_are_generates_text_for_the_same_seed_with_exact_probabilities(wr
         found = writer.generate_tokens(*settings, seed)
         assert found["seed"] == seed
         assert found["text"] == list(writer.generate(*settings, seed))[-1]
-        # Each probability again, from one forward pass over the whole joke, under the same filtering and the
-        # same blocked tokens (the end token while fewer than MIN_WORDS words are out, as the app asks, and
+        # Each probability again, from one reading of the whole joke (cache included), under the same filtering and
+        # the same blocked tokens (the end token while fewer than MIN_WORDS words are out, as the app asks, and
         # symbol runs).
         start = len(joke_model.encode_joke(prompt)) - 1
         ids = joke_model.encode_joke(prompt) + [t["id"] for t in found["tokens"]]
         with torch.no_grad():
-            logits = joke_model(torch.tensor([ids]))[0][0, start:]
+            logits = joke_model.read(torch.tensor([ids]))[0][0, start:]
         written = Written.prompt(prompt)
         for position, token in enumerate(found["tokens"]):
             step_logits = logits[position].clone()

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from src import data
 from src.digits import DigitRNN
 from src.evaluate import bits_per_char
 from src.examples import disagreements, load_gallery
 from src.hub import load_folder
-from src.jokes import JokeLSTM
+from src.jokes import CACHE_SHARPNESS, CACHE_WEIGHTS, JokeLSTM
 from src.sampling import CRUDE, MAX_TOKENS_PER_WORD, Written, check_sampling, filtered_probs
 from src.recipes import RECIPES, DigitRecipe, JokeRecipe, as_record
 from src.tokenizer import EOS, build_vocab
@@ -168,14 +168,19 @@ def test_state_is_carried_one_step_per_token(tiny_lm):
     finally:
         hook.remove()
     assert calls == [len(tiny_lm.encode_joke(prompt))], "the prompt is read once; each token is one cell step"
-    # A carried step gives what reading the whole text again gives.
-    tokens = tiny_lm.encode_joke(prompt)
-    _, state = tiny_lm(torch.tensor([tokens]))
-    for token in (5, 200, 0, len(tiny_lm.tokenizer) - 1):
-        logits, state = tiny_lm.step(token, state)
-        tokens.append(token)
-        again, _ = tiny_lm(torch.tensor([tokens]))
-        assert torch.allclose(logits, again[0, -1], atol=1e-5)
+    # A carried step gives what reading the whole text again gives, with the cache off and on.
+    model = copy.deepcopy(tiny_lm)
+    for weight, sharpness in ((0.0, 0.0), (0.1, 2.0)):
+        model.cache_weight.fill_(weight)
+        model.cache_sharpness.fill_(sharpness)
+        tokens = model.encode_joke(prompt)
+        _, context = model.read(torch.tensor([tokens]))
+        for token in (5, 200, 0, len(model.tokenizer) - 1):
+            log_probs, context = model.step(token, context)
+            tokens.append(token)
+            again, _ = model.read(torch.tensor([tokens]))
+            assert torch.allclose(log_probs, again[0, -1], atol=1e-5)
+            assert log_probs.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
 
 
 def test_weight_drop_masks_the_recurrent_weights_in_training_only(tiny_lm, tmp_path):
@@ -200,8 +205,14 @@ def test_weight_drop_masks_the_recurrent_weights_in_training_only(tiny_lm, tmp_p
     assert (again.dropout.p, again.weight_drop) == (0.1, 0.2) and torch.equal(again.lstm.weight_hh_l0, kept)
     again.save_pretrained(tmp_path / "again")
     assert json.loads((tmp_path / "again" / "config.json").read_text())["weight_drop"] == 0.2
-    with pytest.raises(ValueError, match="weight_drop and calibrate are the LM's"):
+    with pytest.raises(ValueError, match="weight_drop, calibrate and cache are the LM's"):
         train_blanks(JokeRecipe(bidirectional=True, weight_drop=0.5, limit=8), progress=False)
+
+
+def lstm_logits(model: JokeLSTM, joke: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The LSTM's own logits (no cache) for each token of a whole joke, and those tokens."""
+    tokens = model.joke_tokens(joke)
+    return model(tokens[:, :-1])[0][0], tokens[0, 1:]
 
 
 def test_calibration_divides_every_logit_by_the_likeliest_temperature(tiny_lm):
@@ -211,7 +222,7 @@ def test_calibration_divides_every_logit_by_the_likeliest_temperature(tiny_lm):
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(20):  # a model that has learnt something (an untrained one is best at an infinite T)
         optimizer.zero_grad()
-        sum(F.cross_entropy(*model.joke_logits(j), reduction="sum") for j in jokes).backward()
+        sum(F.cross_entropy(*lstm_logits(model, j), reduction="sum") for j in jokes).backward()
         optimizer.step()
     with torch.no_grad():  # ...and is overconfident: every logit times 5
         for weights in (model.proj.weight, model.proj.bias, model.head.bias):
@@ -224,10 +235,55 @@ def test_calibration_divides_every_logit_by_the_likeliest_temperature(tiny_lm):
     assert sum(model.nll(j) for j in jokes) < nll_before
     # The likeliest temperature: a little hotter or colder scores the jokes worse, and a second fit keeps it.
     with torch.no_grad():
-        logits, targets = map(torch.cat, zip(*(model.joke_logits(j) for j in jokes)))
+        logits, targets = map(torch.cat, zip(*(lstm_logits(model, j) for j in jokes)))
     score = lambda t: F.cross_entropy(logits / t, targets).item()  # noqa: E731
     assert score(1.0) < min(score(0.97), score(1.03))
     assert model.calibrate(jokes) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_the_cache_copies_from_the_joke_itself_and_keeps_a_distribution(tiny_lm):
+    tokens = tiny_lm.joke_tokens("Knock knock. Who's there? Lettuce. Lettuce who?")
+    model = copy.deepcopy(tiny_lm)
+    alone, _ = model.read(tokens[:, :-1])
+    model.cache_weight.fill_(0.2)
+    model.cache_sharpness.fill_(1.0)
+    mixed, _ = model.read(tokens[:, :-1])
+    assert torch.allclose(mixed.exp().sum(-1), torch.ones(mixed.shape[:2]), atol=1e-5)
+    assert torch.equal(mixed[0, 0], alone[0, 0]), "nothing before the first position to copy"
+    for t in range(1, tokens.shape[1] - 1):
+        # After position t the cache can only give the tokens that came after earlier positions, and gives them 0.2.
+        seen = torch.zeros(len(model.tokenizer), dtype=torch.bool)
+        seen[tokens[0, 1:t + 1]] = True
+        lm_part = 0.8 * alone[0, t].exp()
+        assert torch.allclose(mixed[0, t, ~seen].exp(), lm_part[~seen], rtol=1e-4)
+        assert (mixed[0, t, seen].exp() > lm_part[seen]).all()
+        assert (mixed[0, t, seen].exp() - lm_part[seen]).sum().item() == pytest.approx(0.2, abs=1e-5)
+
+
+def test_fit_cache_keeps_the_best_grid_point_and_saves_it_with_the_weights(tiny_lm, tmp_path):
+    jokes = ["Knock knock. Who's there? Lettuce. Lettuce who? Lettuce in, it's cold out here!",
+             "Knock knock. Who's there? Boo. Boo who? Don't cry, it's only a joke."]
+    model = copy.deepcopy(tiny_lm)
+    nll = lambda m: sum(m.nll(j) for j in jokes)  # noqa: E731
+    before = nll(model)
+    weight, sharpness = model.fit_cache(jokes)
+    fitted = nll(model)
+    assert weight > 0 and fitted < before, "these jokes repeat themselves: the cache helps"
+    other = copy.deepcopy(model)
+    for w in CACHE_WEIGHTS:
+        for s in CACHE_SHARPNESS:
+            other.cache_weight.fill_(w)
+            other.cache_sharpness.fill_(s)
+            assert nll(other) >= fitted - 1e-4
+    model.save_pretrained(tmp_path)
+    loaded = load_folder(JokeLSTM, tmp_path)
+    assert (float(loaded.cache_weight), float(loaded.cache_sharpness)) == pytest.approx((weight, sharpness))
+    assert nll(loaded) == pytest.approx(fitted, rel=1e-6)
+    # A folder saved before the cache existed has no such weights: it loads with the cache off.
+    weights = load_file(tmp_path / "model.safetensors")
+    del weights["cache_weight"], weights["cache_sharpness"]
+    save_file(weights, tmp_path / "model.safetensors")
+    assert nll(load_folder(JokeLSTM, tmp_path)) == pytest.approx(before, rel=1e-6)
 
 
 def test_filters():
