@@ -50,27 +50,32 @@ def cache_mix(log_probs: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor
               weight: float, sharpness: float) -> torch.Tensor:
     """Next-token log-probabilities (batch, n, vocab) mixed with a continuous cache (Grave et al. 2017,
     "Improving neural language models with a continuous cache"): (1 - weight) x the LM's + weight x the
-    cache's, where the cache gives each earlier position the softmax of sharpness x (its output . this
-    output) and puts that on the token that followed it. Jokes repeat themselves ("Knock knock. Who's there?
-    Lettuce. Lettuce who?"), and the cache copies from the joke itself. `keys`: the outputs at every token
-    read (batch, total, hidden), `tokens` those tokens (batch, total), `queries` the last n of `keys`. A
-    position with no earlier one keeps the LM's probabilities."""
+    cache's, where the cache gives each earlier position of the same joke the softmax of sharpness x (its
+    output . this output) and puts that on the token that followed it. Jokes repeat themselves ("Knock knock.
+    Who's there? Lettuce. Lettuce who?"), and the cache copies from the joke itself. `keys`: the outputs at
+    every token read (batch, total, hidden), `tokens` those tokens (batch, total), `queries` the last n of
+    `keys`. A joke starts at its start token (EOS): text after another joke does not look back past it. A
+    position with no earlier one in its joke keeps the LM's probabilities."""
     n, total = queries.shape[1], keys.shape[1]
     if not weight or total < 2:
         return log_probs
-    # key i (followed by token i + 1) is earlier than query j, the (total - n + j)-th position
-    earlier = torch.arange(total - 1) < torch.arange(total - n, total)[:, None]
+    positions = torch.arange(total)
+    joke_start = torch.where(tokens == EOS, positions, 0).cummax(-1).values[:, total - n:]
+    # key i (followed by token i + 1) is in query j's joke, before it (j is the (total - n + j)-th position)
+    earlier = (positions[:-1] < positions[total - n:, None]) & (positions[:-1] >= joke_start[..., None])
     scores = (sharpness * queries @ keys[:, :-1].transpose(1, 2)).masked_fill(~earlier, -math.inf)
     attention = scores.softmax(-1).nan_to_num(0.0)  # a query with no earlier key: all -inf, then 0
     # Only the tokens that followed a key change by more than the factor (1 - weight): the cache's probability
-    # of each key's follower (attention summed over the keys with the same follower) is mixed in there alone,
-    # not over the whole vocabulary (rescoring reads 50 continuations at once).
+    # of each key's follower (attention summed over the keys with the same follower, each distinct follower
+    # a slot) is mixed in there alone, not over the whole vocabulary (rescoring reads 50 continuations at once).
     followers = tokens[:, 1:]
-    cache = attention @ (followers[:, :, None] == followers[:, None, :]).float()
+    distinct, slot = followers.unique(return_inverse=True)
+    slot = slot[:, None, :].expand(-1, n, -1)
+    cache = attention.new_zeros(*attention.shape[:2], len(distinct)).scatter_add_(2, slot, attention).gather(2, slot)
     index = followers[:, None, :].expand(-1, n, -1)
     at_followers = log_probs.gather(2, index)
     mixed = torch.logaddexp(at_followers + math.log1p(-weight), cache.log() + math.log(weight))
-    has_earlier = earlier.any(-1)[None, :, None]
+    has_earlier = earlier.any(-1)[..., None]
     scaled = log_probs + torch.where(has_earlier, math.log1p(-weight), 0.0)
     return scaled.scatter_(2, index, torch.where(has_earlier, mixed, at_followers))
 
@@ -158,8 +163,10 @@ class JokeLSTM(
             new_hidden.append(h)
             new_cell.append(c)
             x = h
+        # A start token begins a new joke, which the cache does not look back past (cache_mix): it forgets the last.
+        kept = context if token != EOS else Context(context.state, (), ())
         log_probs, after = self._mixed(self.head(self.proj(x))[:, None], x[:, None], torch.tensor([[token]]),
-                                       (torch.stack(new_hidden), torch.stack(new_cell)), context)
+                                       (torch.stack(new_hidden), torch.stack(new_cell)), kept)
         return log_probs[0, 0], after
 
     def _mixed(self, logits: torch.Tensor, outputs: torch.Tensor, tokens: torch.Tensor,
@@ -167,8 +174,10 @@ class JokeLSTM(
         """The LSTM's logits for new tokens as the model's log-probabilities (cache_mix), and the context after them."""
         after = Context(state, (*before.outputs, outputs) if before else (outputs,),
                         (*before.tokens, tokens) if before else (tokens,))
-        log_probs = cache_mix(logits.log_softmax(-1), outputs, torch.cat(after.outputs, 1), torch.cat(after.tokens, 1),
-                              float(self.cache_weight), float(self.cache_sharpness))
+        log_probs = logits.log_softmax(-1)
+        if float(self.cache_weight):
+            log_probs = cache_mix(log_probs, outputs, torch.cat(after.outputs, 1), torch.cat(after.tokens, 1),
+                                  float(self.cache_weight), float(self.cache_sharpness))
         return log_probs, after
 
     def encode_joke(self, text: str) -> list[int]:

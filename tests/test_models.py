@@ -242,18 +242,26 @@ def test_calibration_divides_every_logit_by_the_likeliest_temperature(tiny_lm):
 
 
 def test_the_cache_copies_from_the_joke_itself_and_keeps_a_distribution(tiny_lm):
-    tokens = tiny_lm.joke_tokens("Knock knock. Who's there? Lettuce. Lettuce who?")
+    # Two jokes in a row, as generation writes them without stop_at_end: the second's cache starts at its start token.
+    first, second = tiny_lm.joke_tokens("Knock knock. Who's there? Lettuce."), tiny_lm.joke_tokens("Lettuce who?")
+    tokens = torch.cat([first, second[:, 1:]], 1)
     model = copy.deepcopy(tiny_lm)
     alone, _ = model.read(tokens[:, :-1])
     model.cache_weight.fill_(0.2)
     model.cache_sharpness.fill_(1.0)
     mixed, _ = model.read(tokens[:, :-1])
     assert torch.allclose(mixed.exp().sum(-1), torch.ones(mixed.shape[:2]), atol=1e-5)
-    assert torch.equal(mixed[0, 0], alone[0, 0]), "nothing before the first position to copy"
-    for t in range(1, tokens.shape[1] - 1):
-        # After position t the cache can only give the tokens that came after earlier positions, and gives them 0.2.
+    starts = [t for t in range(tokens.shape[1] - 1) if tokens[0, t] == EOS]  # of the tokens read
+    assert starts == [0, first.shape[1] - 1]
+    for t in range(tokens.shape[1] - 1):
+        start = max(s for s in starts if s <= t)
+        if t == start:
+            assert torch.equal(mixed[0, t], alone[0, t]), "nothing earlier in this joke to copy"
+            continue
+        # After position t the cache can only give the tokens that came after earlier positions of the same joke,
+        # and gives them 0.2 in all.
         seen = torch.zeros(len(model.tokenizer), dtype=torch.bool)
-        seen[tokens[0, 1:t + 1]] = True
+        seen[tokens[0, start + 1:t + 1]] = True
         lm_part = 0.8 * alone[0, t].exp()
         assert torch.allclose(mixed[0, t, ~seen].exp(), lm_part[~seen], rtol=1e-4)
         assert (mixed[0, t, seen].exp() > lm_part[seen]).all()
