@@ -50,8 +50,8 @@ def cache_mix(log_probs: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor
               weight: float, sharpness: float) -> torch.Tensor:
     """Next-token log-probabilities (batch, n, vocab) mixed with a continuous cache (Grave et al. 2017,
     "Improving neural language models with a continuous cache"): (1 - weight) x the LM's + weight x the
-    cache's, where the cache gives each earlier position of the same joke the softmax of sharpness x (its
-    output . this output) and puts that on the token that followed it. Jokes repeat themselves ("Knock knock.
+    cache's, where the cache gives each earlier position of the same joke (but the one just before) the
+    softmax of sharpness x (its output . this output) and puts that on the token that followed it. Jokes repeat themselves ("Knock knock.
     Who's there? Lettuce. Lettuce who?"), and the cache copies from the joke itself. `keys`: the outputs at
     every token read (batch, total, hidden), `tokens` those tokens (batch, total), `queries` the last n of
     `keys`. A joke starts at its start token (EOS): text after another joke does not look back past it. A
@@ -61,8 +61,10 @@ def cache_mix(log_probs: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor
         return log_probs
     positions = torch.arange(total)
     joke_start = torch.where(tokens == EOS, positions, 0).cummax(-1).values[:, total - n:]
-    # key i (followed by token i + 1) is in query j's joke, before it (j is the (total - n + j)-th position)
-    earlier = (positions[:-1] < positions[total - n:, None]) & (positions[:-1] >= joke_start[..., None])
+    # Key i (followed by token i + 1) is in query j's joke (j is the (total - n + j)-th position), two or more
+    # positions before it: the key just before j is followed by the token j has just read and is the most like
+    # it, so the cache would mostly say "again" (generated jokes stuttered: "some some", "on on").
+    earlier = (positions[:-1] < positions[total - n:, None] - 1) & (positions[:-1] >= joke_start[..., None])
     scores = (sharpness * queries @ keys[:, :-1].transpose(1, 2)).masked_fill(~earlier, -math.inf)
     attention = scores.softmax(-1).nan_to_num(0.0)  # a query with no earlier key: all -inf, then 0
     # Only the tokens that followed a key change by more than the factor (1 - weight): the cache's probability
