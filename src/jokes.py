@@ -51,11 +51,11 @@ def cache_mix(log_probs: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor
     """Next-token log-probabilities (batch, n, vocab) mixed with a continuous cache (Grave et al. 2017,
     "Improving neural language models with a continuous cache"): (1 - weight) x the LM's + weight x the
     cache's, where the cache gives each earlier position of the same joke (but the one just before) the
-    softmax of sharpness x (its output . this output) and puts that on the token that followed it. Jokes repeat themselves ("Knock knock.
-    Who's there? Lettuce. Lettuce who?"), and the cache copies from the joke itself. `keys`: the outputs at
-    every token read (batch, total, hidden), `tokens` those tokens (batch, total), `queries` the last n of
-    `keys`. A joke starts at its start token (EOS): text after another joke does not look back past it. A
-    position with no earlier one in its joke keeps the LM's probabilities."""
+    softmax of sharpness x (its output . this output) and puts that on the token that followed it. Jokes
+    repeat themselves ("Knock knock. Who's there? Lettuce. Lettuce who?"), and the cache copies from the joke
+    itself. `keys`: the outputs at every token read (batch, total, hidden), `tokens` those tokens (batch,
+    total), `queries` the last n of `keys`. A joke starts at its start token (EOS): text after another joke
+    does not look back past it. A position with no such earlier one keeps the LM's probabilities."""
     n, total = queries.shape[1], keys.shape[1]
     if not weight or total < 2:
         return log_probs

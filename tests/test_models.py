@@ -483,13 +483,20 @@ def test_tiny_joke_training_learns_something():
 
 
 @pytest.mark.data
-def test_a_calibrated_run_records_the_temperature_and_the_calibrated_folders_scores():
+def test_a_calibrated_cached_run_records_its_settings_and_the_folders_scores():
     recipe = JokeRecipe(hidden_size=16, embed_dim=8, pretrain_epochs=2, finetune_epochs=1, batch_size=8,
-                        seq_len=32, lr=0.02, limit=40, calibrate=True)
+                        seq_len=32, lr=0.02, limit=40, calibrate=True, cache=True)
     model, metrics = train_jokes(recipe, progress=False)
-    calibration, val = metrics["calibration"], joke_texts(recipe).val
+    calibration, cache, val = metrics["calibration"], metrics["cache"], joke_texts(recipe).val
+    test = data.clean_jokes("test")
+    settings = (float(model.cache_weight), float(model.cache_sharpness))
+    assert settings == pytest.approx((cache["weight"], cache["sharpness"]))
     assert metrics["val_bpc"] == pytest.approx(bits_per_char(model, val), abs=1e-4)
-    assert metrics["val_bpc"] <= calibration["val_bpc_before"]
+    assert metrics["test_bpc"] == pytest.approx(bits_per_char(model, test), abs=1e-4)
+    assert metrics["val_bpc"] <= cache["val_bpc_before"] <= calibration["val_bpc_before"]
+    model.cache_weight.fill_(0.0)  # the LSTM alone: the figures recorded before the cache
+    assert cache["val_bpc_before"] == pytest.approx(bits_per_char(model, val), abs=1e-4)
+    assert cache["test_bpc_before"] == pytest.approx(bits_per_char(model, test), abs=1e-4)
     assert model.calibrate(val) == pytest.approx(1.0, abs=1e-3), "the folder is already calibrated"
 
 
