@@ -170,7 +170,7 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
     with gr.Row():
         # A short title: a long one squeezed the bars to a sliver on a phone.
         bars = gr.BarPlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency",
-                          height=260, x_lim=[0.5, 28.5], y_lim=[-1, 1], x_title="row blanked (1 = top)",
+                          height=260, y_lim=[-1, 1], x_title="row blanked (1 = top)",
                           y_title="drop in P(predicted digit)", elem_id=f"{prefix}-row-saliency")
         with gr.Column(min_width=200):
             erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase row", elem_id=f"{prefix}-erase-row")
