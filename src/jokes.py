@@ -234,15 +234,13 @@ class JokeLSTM(
         validation split) best, from the grid CACHE_WEIGHTS x CACHE_SHARPNESS (weight 0: no cache), and
         keep them; returns (weight, sharpness)."""
         self.eval()
-        with torch.no_grad():  # the LSTM reads each joke once; each grid point only mixes the cache in again
-            read = []
-            for tokens in map(self.joke_tokens, jokes):
-                output, _ = self.lstm(self.embed(tokens[:, :-1]))
-                read.append((self.head(self.proj(output)).log_softmax(-1), output, tokens))
+        self.cache_weight.fill_(0.0)  # each joke read once, by the LSTM alone; each grid point mixes the cache in
+        read = [(*self.read(tokens[:, :-1]), tokens) for tokens in map(self.joke_tokens, jokes)]
 
         def nll(weight: float, sharpness: float) -> float:
-            return -sum(cache_mix(log_probs, output, output, tokens[:, :-1], weight, sharpness)[0]
-                        .gather(1, tokens[0, 1:, None]).sum().item() for log_probs, output, tokens in read)
+            return -sum(cache_mix(log_probs, context.outputs[0], context.outputs[0], tokens[:, :-1], weight,
+                                  sharpness)[0].gather(1, tokens[0, 1:, None]).sum().item()
+                        for log_probs, context, tokens in read)
 
         weight, sharpness = min(((w, s) for w in CACHE_WEIGHTS for s in CACHE_SHARPNESS), key=lambda ws: nll(*ws))
         self.cache_weight.fill_(weight)
