@@ -29,7 +29,7 @@ from src.digits import logits_in_batches
 from src.evaluate import digit_accuracy
 from src.hub import MODELS, load_folder
 from src.preprocess import ink_map, read_image, to_mnist
-from src.strokes import Pen, digit_strokes, draw
+from src.strokes import BLOB, Pen, digit_strokes, draw
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = (6, 12, 22, 32, 44, 50)
@@ -65,8 +65,10 @@ def photo(drawing: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def evaluate(models: dict, n: int, seed: int, widths: tuple[int, ...] = WIDTHS,
-             sizes: tuple[tuple[float, float], ...] = SIZES, photos: bool = True) -> tuple[list[str], dict]:
-    """Accuracy per (row, size bucket) for each model; rows are pen widths and, with `photos`, 'photo'."""
+             sizes: tuple[tuple[float, float], ...] = SIZES, photos: bool = True, blob: float = BLOB
+             ) -> tuple[list[str], dict]:
+    """Accuracy per (row, size bucket) for each model; rows are pen widths and, with `photos`, 'photo';
+    `blob`: the tracer's filled-loop setting (src.strokes.skeleton)."""
     images, labels = data.mnist_tensors(train=False)
     rng = np.random.default_rng(seed)
     strokes: dict[int, list] = {}
@@ -81,7 +83,7 @@ def evaluate(models: dict, n: int, seed: int, widths: tuple[int, ...] = WIDTHS,
             for k, i in enumerate(picked):
                 i = int(i)
                 if i not in strokes:
-                    strokes[i] = digit_strokes(images[i].numpy())
+                    strokes[i] = digit_strokes(images[i].numpy(), blob)
                 is_photo = row.startswith("photo")
                 width = rng.uniform(12, 22) if is_photo else float(row.split()[0])
                 pen = random_pen(rng, width, size, transparent=not is_photo and k % 2 == 1)
@@ -98,7 +100,8 @@ def evaluate(models: dict, n: int, seed: int, widths: tuple[int, ...] = WIDTHS,
     return rows, results
 
 
-def paired(models: dict, n: int, seed: int, widths: tuple[int, ...], size: tuple[float, float]) -> str:
+def paired(models: dict, n: int, seed: int, widths: tuple[int, ...], size: tuple[float, float],
+           blob: float = BLOB) -> str:
     """The same n test digits drawn at each width with the same pen path (size, place, slant, tilt, wobble):
     each model's accuracy per width, and how many of its misses at the widest pen it also makes at the
     narrowest and on the digit as MNIST stores it (a miss at every width is the drawing's, not the pen's)."""
@@ -107,7 +110,7 @@ def paired(models: dict, n: int, seed: int, widths: tuple[int, ...], size: tuple
     picked = torch.from_numpy(rng.choice(len(images), n, replace=False))
     drawn: dict[int, list[np.ndarray]] = {w: [] for w in widths}
     for k, i in enumerate(picked.tolist()):
-        strokes, path_seed = digit_strokes(images[i].numpy()), int(rng.integers(2**31))
+        strokes, path_seed = digit_strokes(images[i].numpy(), blob), int(rng.integers(2**31))
         for width in widths:
             pen = random_pen(np.random.default_rng(path_seed), width, size, transparent=k % 2 == 1)
             image28 = to_mnist(ink_map(draw(strokes, pen, CANVAS, seed=path_seed)))
@@ -148,6 +151,9 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=[f"{lo:.0%}-{hi:.0%}".replace("%", "") for lo, hi in SIZES],
                         help="size buckets in percent of the canvas, e.g. 45-70")
     parser.add_argument("--photo", action=argparse.BooleanOptionalAction, default=True, help="the photo row")
+    parser.add_argument("--blob", type=float, default=BLOB,
+                        help="trace round ink deeper than this many stroke half-widths (a filled loop); "
+                             "inf: thin the ink as it is (the tracer before filled loops were traced round)")
     parser.add_argument("--paired", type=int, nargs="+", metavar="WIDTH",
                         help="instead of the table: the same digits and pen paths at these widths, in the first "
                              "size bucket (see `paired`)")
@@ -155,9 +161,9 @@ def main() -> None:
     sizes = tuple(tuple(int(v) / 100 for v in bucket.split("-")) for bucket in args.sizes)
     models = {name: load_folder(MODELS[name].cls, args.checkpoints / name) for name in NAMES}
     if args.paired:
-        print(paired(models, args.n, args.seed, tuple(args.paired), sizes[0]))
+        print(paired(models, args.n, args.seed, tuple(args.paired), sizes[0], args.blob))
         return
-    rows, results = evaluate(models, args.n, args.seed, tuple(args.widths), sizes, args.photo)
+    rows, results = evaluate(models, args.n, args.seed, tuple(args.widths), sizes, args.photo, args.blob)
     text = table(rows, results, args.n, sizes)
     print(text)
     args.out.write_text(text + "\n")

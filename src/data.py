@@ -17,7 +17,7 @@ from torchvision import datasets
 from torchvision.transforms.v2.functional import gaussian_blur
 
 from src.preprocess import ink_map, to_mnist
-from src.strokes import Pen, digit_strokes, draw
+from src.strokes import BLOB, Pen, digit_strokes, draw
 
 # The training data lives beside the repository (../shared/data), or wherever LSTM_DEMO_DATA points.
 DATA_DIR = Path(os.environ.get("LSTM_DEMO_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
@@ -216,16 +216,18 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, degrees: flo
 
 
 def drawn_digits(images: torch.Tensor, seed: int, widths: tuple[float, float] = (6, 50),
-                 sizes: tuple[float, float] = (0.25, 0.95), max_ratio: float = 0.4, canvas: int = 150
-                 ) -> torch.Tensor:
+                 sizes: tuple[float, float] = (0.25, 0.95), max_ratio: float = 0.4, canvas: int = 150,
+                 blob: float = BLOB) -> torch.Tensor:
     """Each (28, 28) digit traced into strokes and drawn again as on the app's canvas (a round pen of a
     random width, at a random size, place, slant, tilt and wobble), then read back through the app's own
     preprocessing (src.preprocess.to_mnist): what the model meets when people draw. The pen is at most
     `max_ratio` of the ink's size (fatter, most digits are blobs nobody could read). Widths are given for
     a 300 px canvas; drawings are made at `canvas` px with the pen scaled along (the result is the same,
-    4x cheaper). Deterministic for a seed; uses the CPU's cores."""
+    4x cheaper); `blob` is the tracer's (src.strokes.skeleton). Deterministic for a seed; uses the CPU's
+    cores."""
     chunks = torch.arange(len(images)).chunk(max(1, min(len(images) // 256, 64)))
-    jobs = [(images[c].numpy(), seed * 100_003 + k, widths, sizes, max_ratio, canvas) for k, c in enumerate(chunks)]
+    jobs = [(images[c].numpy(), seed * 100_003 + k, widths, sizes, max_ratio, canvas, blob)
+            for k, c in enumerate(chunks)]
     # "spawn": forked workers of a process that has run torch's thread pool can hang.
     with ProcessPoolExecutor(len(os.sched_getaffinity(0)), mp_context=multiprocessing.get_context("spawn"),
                              initializer=torch.set_num_threads, initargs=(1,)) as pool:
@@ -233,7 +235,7 @@ def drawn_digits(images: torch.Tensor, seed: int, widths: tuple[float, float] = 
 
 
 def _draw_chunk(images: np.ndarray, seed: int, widths: tuple[float, float], sizes: tuple[float, float],
-                max_ratio: float, canvas: int) -> torch.Tensor:
+                max_ratio: float, canvas: int, blob: float) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     out = torch.zeros(len(images), 28, 28)
     for k, image in enumerate(images):
@@ -243,7 +245,7 @@ def _draw_chunk(images: np.ndarray, seed: int, widths: tuple[float, float], size
                   centre=tuple(rng.uniform(share / 2, 1 - share / 2, 2)), slant=rng.uniform(-15, 15),
                   rotate=rng.uniform(-8, 8), jitter=rng.uniform(0, 3) * canvas / 300,
                   transparent=bool(rng.integers(2)))
-        drawn = to_mnist(ink_map(draw(digit_strokes(image), pen, canvas, seed=int(rng.integers(2**31)))))
+        drawn = to_mnist(ink_map(draw(digit_strokes(image, blob), pen, canvas, seed=int(rng.integers(2**31)))))
         if drawn is not None:
             out[k] = torch.from_numpy(drawn)
     return out

@@ -1,13 +1,14 @@
 """MNIST digits as people's canvases hold them: traced into pen strokes and drawn again, or pasted as ink.
 
-A digit's ink is upsampled, thinned to a one-pixel skeleton (Zhang-Suen) and traced into polylines; those
-can then be drawn with any pen width, size, place, slant and jitter, with round caps and joins like the
-app's brush. The drawing benchmark (bench.drawn_eval), the drawn-digit training stage and the browser tests
-draw digits this way.
+A digit's ink is upsampled, thinned to a one-pixel skeleton (Zhang-Suen; round the loops its writer's pen
+filled in) and traced into polylines; those can then be drawn with any pen width, size, place, slant and
+jitter, with round caps and joins like the app's brush. The drawing benchmark (bench.drawn_eval), the
+drawn-digit training stage and the browser tests draw digits this way.
 """
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,15 +16,41 @@ import torch
 from PIL import Image, ImageDraw
 
 SCALE = 4  # skeletons are traced on the digit upsampled to 112x112, where strokes are ~10 px wide
+# A skeleton pixel is about the stroke's half-width deep in the ink; ink deeper than BLOB times that is
+# a filled loop, unless there are only MIN_BLOB pixels of it (where strokes cross).
+BLOB = 1.4
+MIN_BLOB = 10
 # The eight neighbours in Zhang-Suen's order P2..P9 (north, then clockwise).
 _RING = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)]
 
 
-def skeleton(image28: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """The one-pixel-wide skeleton (bool, 112x112) of a (28, 28) white-on-black digit."""
+def skeleton(image28: np.ndarray, threshold: float = 0.5, blob: float = BLOB) -> np.ndarray:
+    """The one-pixel-wide skeleton (bool, 112x112) of a (28, 28) white-on-black digit.
+
+    Where the writer's pen filled a loop (a 6's or an 8's), the ink there is much deeper than the
+    digit's stroke, and its skeleton would be a line: the 6 redrawn would be an L. The blob's core (ink
+    deeper than `blob` times the stroke's half-width) is cut out first, so the skeleton goes round it, as a
+    person drawing that digit draws the loop. `blob=math.inf` thins the ink as it is.
+    """
     big = torch.nn.functional.interpolate(torch.as_tensor(image28, dtype=torch.float32)[None, None],
                                           scale_factor=SCALE, mode="bilinear", align_corners=False)[0, 0]
-    return thin((big > threshold).numpy())
+    mask = (big > threshold).numpy()
+    line = thin(mask)
+    if not line.any() or math.isinf(blob):
+        return line
+    deep = depth(mask)
+    core = deep > blob * np.median(deep[line])  # the median along the skeleton: the stroke's half-width
+    return thin(mask & ~core) if core.sum() > MIN_BLOB else line
+
+
+def depth(mask: np.ndarray) -> np.ndarray:
+    """Each pixel's chessboard distance from outside a boolean mask (0 outside, 1 on its edge)."""
+    ink = torch.as_tensor(mask, dtype=torch.float32)[None, None]
+    out = torch.zeros_like(ink)
+    while ink.any():
+        out += ink
+        ink = -torch.nn.functional.max_pool2d(-ink, 3, 1, 1)  # erosion by a 3x3 square
+    return out[0, 0].numpy()
 
 
 def thin(mask: np.ndarray) -> np.ndarray:
@@ -83,9 +110,9 @@ def trace(mask: np.ndarray) -> list[np.ndarray]:
     return paths
 
 
-def digit_strokes(image28: np.ndarray) -> list[np.ndarray]:
-    """Polylines tracing a (28, 28) digit, in 112x112 skeleton pixel coordinates (x, y)."""
-    return trace(skeleton(image28))
+def digit_strokes(image28: np.ndarray, blob: float = BLOB) -> list[np.ndarray]:
+    """Polylines tracing a (28, 28) digit, in 112x112 skeleton pixel coordinates (x, y); `blob`: see skeleton."""
+    return trace(skeleton(image28, blob=blob))
 
 
 @dataclass(frozen=True)

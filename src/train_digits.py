@@ -15,6 +15,7 @@ from src.digits import DigitRNN
 from src.evaluate import count_parameters, digit_accuracy
 from src.hub import load_folder
 from src.recipes import DigitRecipe
+from src.strokes import BLOB
 from src.run_record import finish, init_record
 
 
@@ -43,8 +44,9 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
     `drawn_p` of each batch is replaced by the same training digits drawn again with a round pen of random
     width and read back through the app's preprocessing (data.drawn_digits, made once per run, `drawn_sets`
     times with other pens, places and slants; each image takes one of its drawings at random): what
-    people's drawings look like after stroke normalisation, fat pens' closed loops included. `init` starts
-    from a checkpoint folder's weights instead of a random initialisation.
+    people's drawings look like after stroke normalisation, fat pens' closed loops included. The tracer
+    thins each digit's ink as it is, or with `drawn_loops` goes round the loops a writer filled in. `init`
+    starts from a checkpoint folder's weights instead of a random initialisation.
     """
     r = recipe
     seed, limit, init, teachers = r.seed, r.limit, r.init, r.teachers
@@ -107,7 +109,8 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
     if r.epochs:
         run("mnist", r.epochs, r.lr, lambda idx: train_x[idx])
     if r.drawn_epochs:
-        drawn_x = torch.stack([data.drawn_digits(train_x, seed + k) for k in range(r.drawn_sets)])
+        blob = BLOB if r.drawn_loops else math.inf
+        drawn_x = torch.stack([data.drawn_digits(train_x, seed + k, blob=blob) for k in range(r.drawn_sets)])
         tqdm.write(f"drew {len(train_x):,} training digits again with a round pen, {r.drawn_sets} time(s)")
 
         run("drawn", r.drawn_epochs, r.drawn_lr, lambda idx: mixed(train_x, drawn_x, idx, r.drawn_p, generator))

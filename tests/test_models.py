@@ -365,10 +365,13 @@ def test_a_drawn_batch_takes_each_image_from_one_of_its_drawings():
 
 
 @pytest.mark.data
-def test_drawn_stage_can_draw_each_digit_several_times():
+def test_drawn_stage_can_draw_each_digit_several_times_and_trace_filled_loops():
     recipe = DigitRecipe(bidirectional=False, hidden_size=8, epochs=0, drawn_epochs=1, limit=128, drawn_sets=2)
     _, metrics = train_digits(recipe, progress=False)
     assert metrics["curves"]["stage"] == ["drawn"] and metrics["recipe"]["drawn_sets"] == 2
+    _, looped = train_digits(dataclasses.replace(recipe, drawn_loops=True), progress=False)
+    assert looped["recipe"]["drawn_loops"] is True
+    assert looped["curves"]["train_loss"] != metrics["curves"]["train_loss"]  # other drawings
 
 
 @pytest.mark.data
@@ -377,6 +380,9 @@ def test_drawn_digits_are_the_same_digits_redrawn(digit_models):
     drawn = data.drawn_digits(images, seed=3)
     assert drawn.shape == images.shape and torch.equal(drawn, data.drawn_digits(images, seed=3))
     assert not torch.equal(drawn, data.drawn_digits(images, seed=4))
+    # The tracer as it was (no filled loops traced round) draws most digits the same, the filled ones not.
+    plain = data.drawn_digits(images, seed=3, blob=math.inf)
+    assert 0 < (plain != drawn).flatten(1).any(1).sum() < 100
     # Still the same digits, drawn another way: the trained Bi-LSTM reads most of them as their labels.
     accuracy = (digit_models["digit-bilstm"](drawn).argmax(-1) == labels).float().mean()
     assert accuracy > 0.9, accuracy
