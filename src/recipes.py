@@ -36,7 +36,7 @@ class DigitRecipe:
     drawn_epochs: int = 6  # then epochs with a share of each batch redrawn with a round pen
     drawn_p: float = 0.5  # that share
     drawn_sets: int = 1  # drawings made of each training digit (other pens and places); a batch picks one
-    drawn_loops: bool = False  # trace round the loops the writers' pens filled (src.strokes.skeleton) for them
+    drawn_loops: bool = False  # their tracing goes round the loops the writers' pens filled in (src.strokes)
     drawn_lr: float = 5e-4  # their one-cycle peak
     init: Path | None = None  # start from this checkpoint folder's weights
     seed: int = 0
