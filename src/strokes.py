@@ -2,8 +2,9 @@
 
 A digit's ink is upsampled, thinned to a one-pixel skeleton (Zhang-Suen; round the loops its writer's pen
 filled in) and traced into polylines; those can then be drawn with any pen width, size, place, slant and
-jitter, with round caps and joins like the app's brush. The drawing benchmark (bench.drawn_eval), the
-drawn-digit training stage and the browser tests draw digits this way.
+jitter, with round caps and joins like the app's brush. The drawing benchmarks (bench.drawn_eval,
+bench.browser_drawn) and the browser tests draw digits this way; so does the drawn-digit training stage,
+with the plain skeleton unless its recipe asks for the loops.
 """
 from __future__ import annotations
 
