@@ -15,8 +15,8 @@ from src.digits import DigitRNN
 from src.evaluate import count_parameters, digit_accuracy
 from src.hub import load_folder
 from src.recipes import DigitRecipe
-from src.strokes import BLOB
 from src.run_record import finish, init_record
+from src.strokes import BLOB
 
 
 def mixed(images: torch.Tensor, drawings: torch.Tensor, idx: torch.Tensor, p: float,

@@ -25,7 +25,10 @@ def digit(line_width: int, loop: str | None) -> np.ndarray:
 
 
 def holes(mask: np.ndarray) -> int:
-    """Background pixels enclosed by the mask (not reachable from the border through 4-neighbours)."""
+    """Background pixels enclosed by the mask (not reachable from the border through 4-neighbours).
+
+    Not src.preprocess._joined_to_edge, which steps to 8-neighbours: a skeleton is 8-connected, so the
+    background would slip out of a traced loop through its diagonal steps."""
     free = torch.as_tensor(~mask, dtype=torch.float32)[None, None]
     reached = torch.zeros_like(free)
     reached[..., 0, :] = reached[..., -1, :] = reached[..., :, 0] = reached[..., :, -1] = 1
