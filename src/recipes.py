@@ -23,6 +23,7 @@ class DigitRecipe:
 
     bidirectional: bool = True
     hidden_size: int = 128
+    num_layers: int = 1  # stacked LSTM layers (each reads the whole row sequence of the one below)
     dropout: float = 0.2
     epochs: int = 30  # on MNIST, with random affine augmentation
     batch_size: int = 128

@@ -56,7 +56,8 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
     test_x, test_y = data.mnist_tensors(train=False)
     if limit:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
-    model = DigitRNN(hidden_size=r.hidden_size, bidirectional=r.bidirectional, dropout=r.dropout)
+    model = DigitRNN(hidden_size=r.hidden_size, num_layers=r.num_layers, bidirectional=r.bidirectional,
+                     dropout=r.dropout)
     if init is not None:
         model.load_state_dict(load_folder(DigitRNN, Path(init)).state_dict())
     teacher_models = [load_folder(DigitRNN, Path(t)) for t in teachers]  # in eval mode, as loaded

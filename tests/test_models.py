@@ -316,7 +316,8 @@ def test_sampling_settings_are_checked(args, message):
 
 @pytest.mark.data
 def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
-    model, metrics = train_digits(DigitRecipe(hidden_size=16, epochs=1, drawn_epochs=0, limit=512), progress=False)
+    model, metrics = train_digits(DigitRecipe(hidden_size=16, num_layers=2, epochs=1, drawn_epochs=0, limit=512),
+                                  progress=False)
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["parameters"] == sum(p.numel() for p in model.parameters())
     assert len(metrics["curves"]["test_accuracy"]) == 1
     model.metrics = {"name": "digit-bilstm", **metrics}
@@ -324,6 +325,7 @@ def test_tiny_digit_training_writes_a_loadable_checkpoint(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} >= {"config.json", "model.safetensors", "metrics.json", "README.md"}
     loaded = load_folder(DigitRNN, tmp_path)
     assert not loaded.training and loaded.metrics["test_accuracy"] == metrics["test_accuracy"]
+    assert loaded.lstm.num_layers == 2  # the recipe's stacking is in the folder's config
     x = torch.rand(4, 28, 28)
     assert torch.equal(loaded(x), model.eval()(x))
     assert "MNIST test accuracy" in (tmp_path / "README.md").read_text()
