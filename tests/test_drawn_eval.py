@@ -1,0 +1,50 @@
+"""bench.drawn_eval's options: a steady pen, any checkpoint folders by name, an earlier commit's pipeline."""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from bench.drawn_eval import ROOT, app_preprocess, evaluate, from_git, random_pen, table
+from src.digits import DigitRNN
+from src.hub import bundled_folder, load_folder
+from src.strokes import Pen, draw
+from tests.conftest import tiny_model
+
+ISSUE_TIME = "edb77fe"  # the commit whose models issue 10 measured
+
+
+def test_a_steady_pen_draws_at_the_same_size_and_place_without_slant_tilt_or_wobble():
+    for seed in range(5):
+        wobbly = random_pen(np.random.default_rng(seed), 22, (0.45, 0.70), transparent=False)
+        steady = random_pen(np.random.default_rng(seed), 22, (0.45, 0.70), transparent=False, steady=True)
+        assert (steady.size, steady.centre) == (wobbly.size, wobbly.centre)
+        assert steady.slant == steady.rotate == steady.jitter == 0
+        assert wobbly.slant != 0 and wobbly.jitter != 0
+
+
+@pytest.mark.data
+def test_the_table_has_a_column_per_named_model():
+    models = {"first": tiny_model("digit-lstm", seed=1), "second": tiny_model("digit-bilstm", seed=2)}
+    rows, results = evaluate(models, n=10, seed=0, widths=(22,), sizes=((0.45, 0.70),), photos=False)
+    text = table(rows, results, 10, sizes=((0.45, 0.70),))
+    assert text.splitlines()[0] == "| pen width | first 45%-70% | second 45%-70% |"
+    assert text.splitlines()[2].startswith("| 22 px | ")
+
+
+def _has_commit(rev: str) -> bool:
+    return subprocess.run(["git", "cat-file", "-e", f"{rev}^{{commit}}"], cwd=ROOT, capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _has_commit(ISSUE_TIME), reason=f"needs a clone holding commit {ISSUE_TIME}")
+def test_an_earlier_commit_is_measured_with_its_own_checkpoints_and_preprocessing():
+    models, preprocess = from_git(ISSUE_TIME)
+    assert list(models) == [f"digit-bilstm@{ISSUE_TIME}", f"digit-lstm@{ISSUE_TIME}"]
+    then, now = models[f"digit-bilstm@{ISSUE_TIME}"], load_folder(DigitRNN, bundled_folder("digit-bilstm"))
+    assert then.lstm.bidirectional and not torch.equal(then.lstm.weight_hh_l0, now.lstm.weight_hh_l0)
+    # An L drawn with a 44 px pen: that commit fitted the ink as drawn, today's preprocessing first thins the
+    # strokes to MNIST's width, so the old 28x28 input holds much more ink.
+    drawing = draw([np.array([[0.0, 0.0], [0.0, 100.0], [60.0, 100.0]])], Pen(width=44, size=0.6))
+    assert preprocess(drawing).sum() > 1.5 * app_preprocess(drawing).sum()
