@@ -19,7 +19,7 @@ ALL_ROWS, ERASED_ROW = 28, 14  # where the sliders stand with no digit
 
 
 class RowExplainer:
-    """The handlers: the scrubber at t rows, the saliency bars, and a row erased."""
+    """The handlers: the scrubber at t rows, the saliency lines, and a row erased."""
 
     def __init__(self, models: Models):
         self.models = models
@@ -86,7 +86,7 @@ class RowExplainer:
     def erase(self, image28: np.ndarray | None, row: int, why: str = "",
               found: dict[str, dict] | None = None) -> tuple[np.ndarray | None, str]:
         """The image without `row`, and whether either model's answer flips (the saliency's answers with each
-        row blanked, so the line and the bars agree); `why` says why this row, `found` as for saliency."""
+        row blanked, so the sentence and the plot agree); `why` says why this row, `found` as for saliency."""
         if image28 is None:
             return None, ""
         found = self.row_saliency(image28) if found is None else found
@@ -99,7 +99,7 @@ class RowExplainer:
 
     def first_erased(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> tuple:
         """The row a new digit's eraser starts at, and `erase` there: the row whose loss costs the Bi-LSTM's
-        answer the most (a drawing often has none that matters, and then the flat bars are explained by
+        answer the most (a drawing often has none that matters, and then the flat lines are explained by
         "keeps it" here), or the middle row with no digit. `found` as for saliency."""
         if image28 is None:
             return ERASED_ROW, *self.erase(None, ERASED_ROW)
@@ -118,7 +118,7 @@ class DigitExplainer:
     views: list
     as_json: gr.JSON
     decisions: gr.Markdown
-    bars: gr.BarPlot
+    lines: gr.LinePlot
     erase_row: gr.Slider
     erased: gr.Image
     erased_said: gr.Markdown
@@ -126,7 +126,7 @@ class DigitExplainer:
     @property
     def panels(self) -> list:
         """What `fill` fills: everything the section shows."""
-        return [self.rows, *self.views, self.decisions, self.bars, self.erase_row, self.erased, self.erased_said,
+        return [self.rows, *self.views, self.decisions, self.lines, self.erase_row, self.erased, self.erased_said,
                 self.as_json]
 
     @property
@@ -135,7 +135,7 @@ class DigitExplainer:
         return [self.image, *self.panels]
 
     def fill(self, image28: np.ndarray | None) -> tuple:
-        """The panels for an input: all rows read, the bars, erased the row whose loss costs the Bi-LSTM's
+        """The panels for an input: all rows read, the saliency lines, erased the row whose loss costs the Bi-LSTM's
         answer the most (both sliders at those rows), and the same as numbers (the beliefs and the saliency
         computed once for all of them)."""
         handlers = self.handlers
@@ -168,10 +168,11 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
                 views.append(gr.Label(num_top_classes=3, label=f"{reader} after t rows"))
     decisions = gr.Markdown(elem_id=f"{prefix}-decision-rows")
     with gr.Row():
-        # A short title: a long one squeezed the bars to a sliver on a phone.
-        bars = gr.BarPlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency",
-                          height=260, y_lim=[-1, 1], x_title="row blanked (1 = top)",
-                          y_title="drop in P(predicted digit)", elem_id=f"{prefix}-row-saliency")
+        # A short title: a long one squeezed the plot to a sliver on a phone. One line per model: bars stack
+        # the two models' drops. The y axis stays at -1..1, so a row that hardly matters looks flat.
+        lines = gr.LinePlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency",
+                            height=260, x_lim=[1, 28], y_lim=[-1, 1], x_title="row blanked (1 = top)",
+                            y_title="drop in P(predicted digit)", elem_id=f"{prefix}-row-saliency")
         with gr.Column(min_width=200):
             erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase row", elem_id=f"{prefix}-erase-row")
             erased = gr.Image(show_label=False, height=112, width=112, interactive=False, buttons=[],
@@ -182,4 +183,4 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
     # .input: the user's moves only (a new digit sets the sliders itself, with everything else)
     rows.input(explainer.scrub, [image, rows], [*views, decisions], **PRIVATE)
     erase_row.input(explainer.erase, [image, erase_row], [erased, erased_said], **PRIVATE)
-    return DigitExplainer(explainer, image, rows, views, as_json, decisions, bars, erase_row, erased, erased_said)
+    return DigitExplainer(explainer, image, rows, views, as_json, decisions, lines, erase_row, erased, erased_said)
