@@ -1,6 +1,6 @@
 """Both digit models on MNIST test digits drawn again with a round pen, as people draw on the canvas.
 
-    python -m bench.drawn_eval [--n 300] [--seed 0] [--checkpoints DIR]
+    python -m bench.drawn_eval [--n 300] [--seed 0]
     python -m bench.drawn_eval --n 3000 --widths 12 22 --sizes 45-70 --no-photo   # a few cells, tighter
     python -m bench.drawn_eval --n 3000 --paired 12 22 --sizes 45-70   # one pen path per digit at both widths
     python -m bench.drawn_eval --models bilstm=checkpoints/digit-bilstm two-layer=runs/digit-bilstm2
@@ -12,8 +12,9 @@ place, slant (±12°), tilt (±5°) and wobble (up to 3 px), black on white pape
 ink on a transparent canvas for the other half (`--steady`: no slant, tilt or wobble). The drawing goes
 through the app's own preprocessing (ink_map -> to_mnist) into both models, or into any checkpoint folders
 (`--models`), or, with `--at REV`, through the digit checkpoints and src/preprocess.py of commit REV, taken
-from git history (how the drawings compare with those an earlier measurement made). A last row draws "photos": the digit on tinted paper with uneven
-light, blur, sensor noise and JPEG compression, read back from the JPEG file as an upload is.
+from git history (to compare these drawings with those of an earlier measurement). A last row draws
+"photos": the digit on tinted paper with uneven light, blur, sensor noise and JPEG compression, read back
+from the JPEG file as an upload is.
 
 Prints the accuracy per pen width and size bucket for both models and writes the table to
 bench/drawn_results.md.
@@ -207,6 +208,8 @@ def main() -> None:
     if args.at:
         models, preprocess = from_git(args.at)
     else:
+        if not all("=" in pair for pair in args.models):
+            parser.error("--models takes NAME=FOLDER pairs, e.g. bilstm=checkpoints/digit-bilstm")
         models = {name: load_folder(DigitRNN, Path(folder))
                   for name, folder in (pair.split("=", 1) for pair in args.models)}
         preprocess = app_preprocess
