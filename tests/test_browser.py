@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ if not CHROMIUM.exists():
                 allow_module_level=True)
 
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 from src.examples import load_blank_jokes  # noqa: E402
@@ -123,7 +126,7 @@ def stroke_paths(panel: Locator, shape: str, spacing: float) -> list[list[tuple[
 
 def draw(page: Page, panel: Locator, shape: str) -> None:
     """Draw STROKES[shape] on the panel's sketchpad with the mouse, as a user would, without picking a tool."""
-    # The app's PICK_BRUSH_JS selects the brush; without it the canvas would ignore the strokes.
+    # The app's PAGE_JS selects the brush; without it the canvas would ignore the strokes.
     expect(sketchpad_of(panel).locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
     sketchpad_of(panel).scroll_into_view_if_needed()  # as a person scrolls back up to the canvas to draw
     for path in stroke_paths(panel, shape, spacing=40):  # small moves, ~40 px each
@@ -393,19 +396,43 @@ def test_clear_empties_the_upload_and_the_numbers_follow_the_digit(page: Page, t
         clear_button(panel).click()
 
 
+@contextmanager
+def busy(url: str, clients: int = 2) -> Iterator[None]:
+    """Other people's /classify requests keeping the server busy meanwhile, as on a shared Space."""
+    stop = threading.Event()
+
+    def ask() -> None:
+        client = Client(url, verbose=False, download_files=False)
+        while not stop.is_set():
+            client.predict(handle_file(str(ROOT / "examples" / "digit.png")), api_name="/classify")
+
+    threads = [threading.Thread(target=ask, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
-def test_clear_right_after_an_upload_leaves_no_error_marks(page: Page, tab: str, picture: Path):
-    """Clear at once after an upload: the upload's events then arrive after the file has gone. They must not
-    leave the views marked "Error" (they did, within a second), nor the models' answers; and the page draws as
-    usual; twice. (Their views can still land after the Clear: a race left open, in README's Known limits.)"""
+def test_clear_right_after_an_upload_leaves_no_error_marks(page: Page, app_url: str, tab: str, picture: Path):
+    """Clear at once after an upload, on a busy server: the upload's events then arrive after the file has
+    gone, some of them still carrying it. They must not leave the views marked "Error" (they did, within a
+    second), nor the models' answers or the upload's 28x28 view (they did, in about one try in five); and the
+    page draws as usual; four times."""
     panel = open_tab(page, tab)
-    for _ in range(2):
-        upload_input(panel).set_input_files(str(picture))
-        clear_button(panel).click()
-        page.wait_for_timeout(3000)  # for those late events
+    for _ in range(4):
+        with busy(app_url):
+            upload_input(panel).set_input_files(str(picture))
+            clear_button(panel).click()
+            page.wait_for_timeout(3000)  # for those late events
         expect(panel.get_by_text("Error", exact=True)).to_have_count(0)
         for label in predictions(panel).all():
             expect(top_class(label)).to_have_count(0)
+        expect(panel.locator(".input-view img")).to_have_count(0)
         expect(panel.get_by_text(picture.name)).to_have_count(0)
         draw(page, panel, "1")
         for label in predictions(panel).all():

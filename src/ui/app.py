@@ -7,7 +7,7 @@ from src.ui.compare_tab import compare_tab
 from src.ui.generate_tab import generate_tab
 from src.ui.models import Models
 from src.ui.sketch_tab import sketch_tab
-from src.ui.widgets import CSS, PICK_BRUSH_JS
+from src.ui.widgets import CSS, PAGE_JS
 
 INTRO = ("# LSTM vs Bi-LSTM\nAn LSTM that writes jokes, two row-reading classifiers (LSTM and Bi-LSTM) that "
          "recognise the digit you draw, and a Bi-LSTM that fills a blank in a joke from both sides.")
@@ -25,4 +25,4 @@ def build_demo(models: Models) -> gr.Blocks:
 
 def launch_options() -> dict:
     """Theme, CSS and JS (which gradio 6 takes in launch()) and the upload limit."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "js": PICK_BRUSH_JS, "max_file_size": "25mb"}
+    return {"theme": gr.themes.Soft(), "css": CSS, "js": PAGE_JS, "max_file_size": "25mb"}

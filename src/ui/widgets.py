@@ -17,10 +17,24 @@ CANVAS_SIZE = 300
 # (a stroke ~12% of the digit's height) for a digit drawn over ~60% of the canvas.
 BRUSH_RADIUS = 10
 
-# gradio 6.31's Sketchpad starts with no tool selected, and its trash icon ("Clear canvas") deselects the
-# brush again: pick the brush for the user on every sketchpad, at start and after every clear.
-PICK_BRUSH_JS = """
+# The page's own JS, run once at load:
+# - gradio 6.31's Sketchpad starts with no tool selected, and its trash icon ("Clear canvas") deselects the
+#   brush again: pick the brush for the user on every sketchpad, at start and after every clear.
+# - On a busy server an upload's events can be sent with the file after a Clear has emptied the upload box
+#   (the upload's completion and the Clear's answer cross). The page counts, per digit input (keyed by its
+#   sketchpad's id), the Clears (clear_js) and the Clear count when a file was last chosen or dropped;
+#   upload_js then sends those events no file, as if the Clear had come first.
+PAGE_JS = """
 () => {
+  window.digitInputs = window.digitInputs || {};
+  const chosen = (event) => {
+    const upload = event.target.closest?.("[id$='-upload']");
+    if (!upload || (event.type === "change" && !event.target.matches("input[type=file]"))) return;
+    const input = window.digitInputs[upload.id.slice(0, -"-upload".length)] ??= {clears: 0, chosenAt: 0};
+    input.chosenAt = input.clears;
+  };
+  document.addEventListener("change", chosen, true);
+  document.addEventListener("drop", chosen, true);
   const pick = (root) => root.querySelectorAll("button[aria-label='Brush']").forEach((button) => {
     if (button.offsetParent !== null && !button.classList.contains("highlight")) button.click();
   });
@@ -55,9 +69,20 @@ PRIVATE = dict(api_visibility="private", show_progress="hidden", trigger_mode="a
 
 
 def clear_js(sketchpad_id: str) -> str:
-    """JS for a Clear button: clear the sketchpad with its own trash icon, which leaves it ready to draw.
-    (Sending None to a Sketchpad from Python leaves it on a spinner in gradio 6.31: gradio issue #9978.)"""
-    return f"() => document.querySelector(\"#{sketchpad_id} button[aria-label='Clear canvas']\")?.click()"
+    """JS for a Clear button: count the Clear (see PAGE_JS) and clear the sketchpad with its own trash icon,
+    which leaves it ready to draw. (Sending None to a Sketchpad from Python leaves it on a spinner in gradio
+    6.31: gradio issue #9978.)"""
+    return (f"() => {{ ((window.digitInputs ??= {{}})['{sketchpad_id}'] ??= {{clears: 0, chosenAt: 0}}).clears += 1;"
+            f" document.querySelector(\"#{sketchpad_id} button[aria-label='Clear canvas']\")?.click(); }}")
+
+
+def upload_js(sketchpad_id: str, more_inputs: bool) -> str:
+    """JS for an upload's events, whose first input is the file: no file if a Clear has come since it was
+    chosen (see PAGE_JS). gradio takes a single input's value bare, several as a list."""
+    cleared = f"(({{clears, chosenAt}}) => clears > chosenAt)(window.digitInputs?.['{sketchpad_id}'] ?? {{}})"
+    if more_inputs:
+        return f"(file, ...rest) => [{cleared} ? null : file, ...rest]"
+    return f"(file) => {cleared} ? null : file"
 
 
 @dataclass
@@ -103,7 +128,8 @@ class DigitInput:
         upload's answer. `views` ends with `shown`.
         Returns the events that fill `views`, for a tab to follow with its own (`.then`)."""
         everything = [*results, *views]
-        uploaded_file = self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8)
+        uploaded_file = self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8,
+                                           js=upload_js(self.sketchpad_id, more_inputs=False))
         kept = tuple(gr.skip() for _ in results)
 
         def after_upload(accepted: bool) -> Callable:
@@ -116,7 +142,8 @@ class DigitInput:
                 return (*kept, *read_view(uploaded(path) if accepted else None))
             return views_now
 
-        settle = dict(inputs=[self.upload, self.sketchpad], outputs=everything, api_visibility="private")
+        settle = dict(inputs=[self.upload, self.sketchpad], outputs=everything, api_visibility="private",
+                      js=upload_js(self.sketchpad_id, more_inputs=True))
         return [
             self.sketchpad.change(read_sketch, [self.sketchpad], everything, **PRIVATE, concurrency_limit=4),
             # Clear empties the upload too: else the page would answer nothing beside a listed file.
@@ -141,7 +168,7 @@ def digit_input(sketchpad_id: str, upload_label: str, view_side: int) -> DigitIn
     # A plain file: its path reaches the handler untouched, and read_image alone judges the content (gr.Image
     # would open it first and answer a file that is not a picture with gradio's generic error).
     # 150 px: at 120 the label's chip covered the upload icon on a phone.
-    upload = gr.File(label=upload_label, type="filepath", height=150, render=False)
+    upload = gr.File(label=upload_label, type="filepath", height=150, elem_id=f"{sketchpad_id}-upload", render=False)
     view_title = gr.Markdown("**What the models read** (28 rows of 28 pixels, white on black, as in MNIST)",
                              render=False)
     view = gr.Image(show_label=False, height=view_side, width=view_side, interactive=False, buttons=[],
