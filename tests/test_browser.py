@@ -23,9 +23,9 @@ if not CHROMIUM.exists():
                 allow_module_level=True)
 
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
+from bench.common import classify, new_client  # noqa: E402
 from src.examples import load_blank_jokes  # noqa: E402
 from src.ui.widgets import CANVAS_SIZE  # noqa: E402  (the Sketchpad's canvas_size, in canvas pixels)
 
@@ -402,9 +402,9 @@ def busy(url: str, clients: int = 2) -> Iterator[None]:
     stop = threading.Event()
 
     def ask() -> None:
-        client = Client(url, verbose=False, download_files=False)
+        client = new_client(url)
         while not stop.is_set():
-            client.predict(handle_file(str(ROOT / "examples" / "digit.png")), api_name="/classify")
+            classify(client, ROOT / "examples" / "digit.png")
 
     threads = [threading.Thread(target=ask, daemon=True) for _ in range(clients)]
     for thread in threads:

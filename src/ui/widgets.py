@@ -21,16 +21,17 @@ BRUSH_RADIUS = 10
 # - gradio 6.31's Sketchpad starts with no tool selected, and its trash icon ("Clear canvas") deselects the
 #   brush again: pick the brush for the user on every sketchpad, at start and after every clear.
 # - On a busy server an upload's events can be sent with the file after a Clear has emptied the upload box
-#   (the upload's completion and the Clear's answer cross). The page counts, per digit input (keyed by its
-#   sketchpad's id), the Clears (clear_js) and the Clear count when a file was last chosen or dropped;
-#   upload_js then sends those events no file, as if the Clear had come first.
+#   (the upload's completion and the Clear's answer cross). window.digitInput(id) holds, per digit input
+#   (keyed by its sketchpad's id), its Clears (clear_js counts them) and their count when a file was last
+#   chosen or dropped; upload_js then sends those events no file, as if the Clear had come first.
 PAGE_JS = """
 () => {
-  window.digitInputs = window.digitInputs || {};
+  const inputs = {};
+  window.digitInput = (id) => (inputs[id] ??= {clears: 0, chosenAt: 0});
   const chosen = (event) => {
     const upload = event.target.closest?.("[id$='-upload']");
     if (!upload || (event.type === "change" && !event.target.matches("input[type=file]"))) return;
-    const input = window.digitInputs[upload.id.slice(0, -"-upload".length)] ??= {clears: 0, chosenAt: 0};
+    const input = window.digitInput(upload.id.slice(0, -"-upload".length));
     input.chosenAt = input.clears;
   };
   document.addEventListener("change", chosen, true);
@@ -72,14 +73,14 @@ def clear_js(sketchpad_id: str) -> str:
     """JS for a Clear button: count the Clear (see PAGE_JS) and clear the sketchpad with its own trash icon,
     which leaves it ready to draw. (Sending None to a Sketchpad from Python leaves it on a spinner in gradio
     6.31: gradio issue #9978.)"""
-    return (f"() => {{ ((window.digitInputs ??= {{}})['{sketchpad_id}'] ??= {{clears: 0, chosenAt: 0}}).clears += 1;"
+    return (f"() => {{ window.digitInput('{sketchpad_id}').clears += 1;"
             f" document.querySelector(\"#{sketchpad_id} button[aria-label='Clear canvas']\")?.click(); }}")
 
 
 def upload_js(sketchpad_id: str, more_inputs: bool) -> str:
     """JS for an upload's events, whose first input is the file: no file if a Clear has come since it was
     chosen (see PAGE_JS). gradio takes a single input's value bare, several as a list."""
-    cleared = f"(({{clears, chosenAt}}) => clears > chosenAt)(window.digitInputs?.['{sketchpad_id}'] ?? {{}})"
+    cleared = f"(({{clears, chosenAt}}) => clears > chosenAt)(window.digitInput('{sketchpad_id}'))"
     if more_inputs:
         return f"(file, ...rest) => [{cleared} ? null : file, ...rest]"
     return f"(file) => {cleared} ? null : file"
