@@ -174,8 +174,9 @@ def table(rows: list[str], results: dict, n: int, sizes: tuple[tuple[float, floa
     names = [key[0] for key in results if key[1] == "stored"]
     head = ["pen width"] + [f"{name.removeprefix('digit-')} {lo:.0%}-{hi:.0%}" for name in names for lo, hi in sizes]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    places = 2 if n >= 5000 else 1  # thousands per cell: the second decimal tells apart models on the same drawings
     for row in rows:
-        cells = [f"{results[(name, row, size)]:.1%}" for name in names for size in sizes]
+        cells = [f"{results[(name, row, size)]:.{places}%}" for name in names for size in sizes]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     lines.append(f"\n{n} drawings per cell (MNIST test digits drawn on a {CANVAS} px canvas; size = the inked box's "
                  "longer side as a share of the canvas). The same test digits as MNIST stores them: "

@@ -1,7 +1,7 @@
 """Publish the bundled checkpoints to the Hugging Face Hub.
 
     hf auth login                                   # a token with write access
-    python -m src.publish --owner YOUR_NAME         # all three models, tagged v1
+    python -m src.publish --owner YOUR_NAME         # all four models, tagged v1
     python -m src.publish --dry-run /tmp/staged     # write exactly what would be pushed, push nothing
 
 Each folder is loaded strictly and pushed with PyTorchModelHubMixin.push_to_hub, which writes config.json,

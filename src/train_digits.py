@@ -29,7 +29,8 @@ def mixed(images: torch.Tensor, drawings: torch.Tensor, idx: torch.Tensor, p: fl
     return torch.where(use_drawn[:, None, None], drawings[sets, idx], images[idx])
 
 
-def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, dict]:
+def train_digits(recipe: DigitRecipe, progress: bool = True,
+                 reader: Callable[[], torch.nn.Module] | None = None) -> tuple[torch.nn.Module, dict]:
     """Train a row-reading digit classifier on MNIST by `recipe`: random-affine augmentation (of a share
     `augment_p` of the images, resampled with `interpolation`, plus an elastic distortion of `elastic`
     pixels if > 0) and a one-cycle schedule; `limit` trains and tests on the first `limit` images of each
@@ -47,6 +48,9 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
     people's drawings look like after stroke normalisation, fat pens' closed loops included. The tracer
     thins each digit's ink as it is, or with `drawn_loops` goes round the loops a writer filled in. `init`
     starts from a checkpoint folder's weights instead of a random initialisation.
+
+    `reader` builds another (batch, 28, 28) -> logits module to train by the recipe instead of its DigitRNN
+    (bench.drawn_ceiling's convolutional reference); the recipe's model fields are then unused.
     """
     r = recipe
     seed, limit, init, teachers = r.seed, r.limit, r.init, r.teachers
@@ -56,8 +60,8 @@ def train_digits(recipe: DigitRecipe, progress: bool = True) -> tuple[DigitRNN, 
     test_x, test_y = data.mnist_tensors(train=False)
     if limit:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]
-    model = DigitRNN(hidden_size=r.hidden_size, num_layers=r.num_layers, bidirectional=r.bidirectional,
-                     dropout=r.dropout)
+    model = reader() if reader else DigitRNN(hidden_size=r.hidden_size, num_layers=r.num_layers,
+                                             bidirectional=r.bidirectional, dropout=r.dropout)
     if init is not None:
         model.load_state_dict(load_folder(DigitRNN, Path(init)).state_dict())
     teacher_models = [load_folder(DigitRNN, Path(t)) for t in teachers]  # in eval mode, as loaded
