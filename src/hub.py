@@ -55,11 +55,16 @@ class CheckpointError(RuntimeError):
     """A checkpoint folder that cannot be loaded as it stands."""
 
 
+def override_names(name: str) -> tuple[str, str]:
+    """The environment variables that override a model's repo and revision, e.g. DIGIT_BILSTM_REPO."""
+    prefix = name.upper().replace("-", "_")
+    return f"{prefix}_REPO", f"{prefix}_REVISION"
+
+
 def hub_location(name: str) -> tuple[str, str]:
     """(repo_id, revision) of a model, after environment overrides."""
-    spec = MODELS[name]
-    prefix = name.upper().replace("-", "_")
-    return os.environ.get(f"{prefix}_REPO", spec.repo_id), os.environ.get(f"{prefix}_REVISION", spec.revision)
+    spec, (repo_variable, revision_variable) = MODELS[name], override_names(name)
+    return os.environ.get(repo_variable, spec.repo_id), os.environ.get(revision_variable, spec.revision)
 
 
 def checkpoints_dir() -> Path:

@@ -4,16 +4,19 @@
         ...  # run code with HF_ENDPOINT=server.endpoint
     assert ("GET", "/me/digit-bilstm/resolve/v1/model.safetensors") in server.requests
 
-Only the file endpoint is implemented, `/{repo_id}/resolve/{revision}/{filename}` for HEAD and GET, which is
+Two endpoints are implemented. The file endpoint, `/{repo_id}/resolve/{revision}/{filename}` for HEAD and GET, is
 all `hf_hub_download` uses (huggingface_hub 2.x): the HEAD answer must carry `X-Repo-Commit` and an `ETag`
 (and `Content-Length` for the expected size), and a 404 carries `X-Error-Code` so the client can tell a
 missing file (EntryNotFound) from a missing repo or revision. Files are served directly, never through a
 redirect, so `X-Linked-Etag`/`X-Linked-Size` (only sent on the Hub's redirects to its CDN) are not needed.
-Anything else, such as `/api/models/...`, gets a plain 404 and is recorded, so a test can see it was asked.
+`/api/models/{repo_id}/revision/{revision}` answers `repo_info` (and so `revision_exists`) with the repo's id
+and commit. Anything else, uploads (POST, PUT) included, gets a plain 404 and is recorded, so a test can see it
+was asked.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -23,6 +26,7 @@ from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
 RESOLVE = re.compile(r"^/(?P<repo_id>[^/]+/[^/]+)/resolve/(?P<revision>[^/]+)/(?P<filename>.+)$")
+REVISION = re.compile(r"^/api/models/(?P<repo_id>[^/]+/[^/]+)/revision/(?P<revision>[^/]+)$")
 
 
 def commit_sha(repo_id: str) -> str:
@@ -76,15 +80,18 @@ class HubServer:
     def respond(self, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for one request; the body is dropped for HEAD by the handler."""
         self.requests.append((method, path))
-        match = RESOLVE.match(urlsplit(path).path)
+        match = RESOLVE.match(urlsplit(path).path) or REVISION.match(urlsplit(path).path)
         if match is None:
             return 404, {}, b"not found"
-        repo_id, revision, filename = (unquote(part) for part in match.groups())
+        repo_id, revision = unquote(match["repo_id"]), unquote(match["revision"])
         if repo_id not in self.repos:
             return 404, {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}, b""
         commit = commit_sha(repo_id)
         if revision not in self.revisions | {commit}:
             return 404, {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"}, b""
+        if match.re is REVISION:
+            return 200, {"Content-Type": "application/json"}, json.dumps({"id": repo_id, "sha": commit}).encode()
+        filename = unquote(match["filename"])
         file = self.repos[repo_id] / filename
         if not file.is_file():
             # The Hub names the commit even here; huggingface_hub caches the file's absence under it.
@@ -103,6 +110,12 @@ class HubServer:
 
             def do_GET(self) -> None:
                 self._reply(send_body=True)
+
+            def do_POST(self) -> None:  # uploads: recorded, and refused by respond's 404
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self._reply(send_body=True)
+
+            do_PUT = do_POST
 
             def _reply(self, send_body: bool) -> None:
                 status, headers, body = server.respond(self.command, self.path)

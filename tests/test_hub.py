@@ -281,3 +281,24 @@ def test_from_pretrained_alone_returns_the_metrics(hub_server: HubServer, hf_cac
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout.splitlines()[-1]) == {"name": "joke-lstm", "seed": 1}
     assert resolve("test/joke-lstm", "metrics.json") in hub_server.paths("GET")
+
+
+PUBLISH_SCRIPT = """
+import sys
+from src.publish import TagTakenError, publish
+try:
+    publish("digit-lstm", sys.argv[1], sys.argv[2])
+except TagTakenError as error:
+    print("refused:", error)
+"""
+
+
+def test_publish_refuses_a_tag_the_repo_already_has_before_pushing_anything(hub_server: HubServer) -> None:
+    completed = subprocess.run([sys.executable, "-c", PUBLISH_SCRIPT, "test/digit-lstm", HUB_REVISION], cwd=ROOT,
+                               env={**os.environ, "HF_ENDPOINT": hub_server.endpoint}, capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[-1].startswith(
+        f"refused: test/digit-lstm already has a revision named '{HUB_REVISION}'; publish under a new tag")
+    assert f"/api/models/test/digit-lstm/revision/{HUB_REVISION}" in hub_server.paths("GET")
+    assert not [request for request in hub_server.requests if request[0] not in ("GET", "HEAD")]  # nothing pushed
