@@ -20,7 +20,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from bench.drawn_eval import NAMES, ROOT, evaluate, table
+from bench.drawn_eval import NAMES, ROOT, evaluate, parse_sizes, table
 from src.digits import MNIST_MEAN, MNIST_STD, DigitRNN
 from src.hub import load_folder
 from src.recipes import RECIPES
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=8, help="the convolutional reader's training epochs")
     parser.add_argument("--limit", type=int, help="train on this many digits (smoke tests)")
     args = parser.parse_args(argv)
-    sizes = tuple(tuple(int(v) / 100 for v in bucket.split("-")) for bucket in args.sizes)
+    sizes = parse_sizes(args.sizes)
     reference, mnist = train_reference(args.epochs, args.limit, progress=args.limit is None)
     models = {"conv": reference} | {name: load_folder(DigitRNN, ROOT / "checkpoints" / name) for name in NAMES}
     rows, results = evaluate(models, args.n, args.seed, tuple(args.widths), sizes, photos=False, blob=args.blob)

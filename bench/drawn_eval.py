@@ -169,6 +169,11 @@ def paired(models: dict, n: int, seed: int, widths: tuple[int, ...], size: tuple
     return "\n".join(lines)
 
 
+def parse_sizes(buckets: list[str]) -> tuple[tuple[float, float], ...]:
+    """Size buckets given in percent of the canvas ("45-70") as shares ((0.45, 0.70))."""
+    return tuple(tuple(int(v) / 100 for v in bucket.split("-")) for bucket in buckets)
+
+
 def table(rows: list[str], results: dict, n: int, sizes: tuple[tuple[float, float], ...] = SIZES) -> str:
     """Markdown: one line per pen width, a column per model and size bucket."""
     names = [key[0] for key in results if key[1] == "stored"]
@@ -205,7 +210,7 @@ def main() -> None:
                         help="instead of the table: the same digits and pen paths at these widths, in the first "
                              "size bucket (see `paired`)")
     args = parser.parse_args()
-    sizes = tuple(tuple(int(v) / 100 for v in bucket.split("-")) for bucket in args.sizes)
+    sizes = parse_sizes(args.sizes)
     if args.at:
         models, preprocess = from_git(args.at)
     else:

@@ -80,7 +80,8 @@ class HubServer:
     def respond(self, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for one request; the body is dropped for HEAD by the handler."""
         self.requests.append((method, path))
-        match = RESOLVE.match(urlsplit(path).path) or REVISION.match(urlsplit(path).path)
+        route = urlsplit(path).path
+        match = RESOLVE.match(route) or REVISION.match(route)
         if match is None:
             return 404, {}, b"not found"
         repo_id, revision = unquote(match["repo_id"]), unquote(match["revision"])
