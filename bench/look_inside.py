@@ -41,7 +41,7 @@ def branching(tokens: int, repeats: int = 5) -> dict:
                 break
         anew.append(time.perf_counter() - start)
         at = len(steps) - 10
-        second = int(steps[at].logits.topk(2).indices[1])
+        second = int(steps[at].log_probs.topk(2).indices[1])
         words_limit = steps[-1].written.words + 1  # the word count where the first text stopped
         start = time.perf_counter()
         tail = list(model.sample("Knock knock.", **{**settings, "max_words": words_limit}, branch=(steps[at], second)))

@@ -249,12 +249,12 @@ class JokeLSTM(
         return weight, sharpness
 
     @torch.no_grad()
-    def next_token_logits(self, prompt: str) -> torch.Tensor:
+    def next_token_log_probs(self, prompt: str) -> torch.Tensor:
         """Log-probabilities (vocab,) of the token that follows `prompt` at the start of a joke, as generation's
         first step sees them (the tokens that may not come there masked)."""
-        logits, _, written = self._read(prompt)
-        logits[self.blocked(written, 0)] = -math.inf
-        return logits
+        log_probs, _, written = self._read(prompt)
+        log_probs[self.blocked(written, 0)] = -math.inf
+        return log_probs
 
     def _read(self, prompt: str) -> tuple[torch.Tensor, Context, Written]:
         """Read a prompt once: the log-probabilities of the next token, the context and what the prompt has
@@ -292,13 +292,13 @@ class JokeLSTM(
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         if branch is None:
             # The prompt is read once; afterwards each sampled token costs one LSTM step on the carried context.
-            (logits, context, written), forced = self._read(prompt), None
+            (log_probs, context, written), forced = self._read(prompt), None
         else:
             start, forced = branch
-            logits, context, written = start.logits.clone(), start.before, start.written
+            log_probs, context, written = start.log_probs.clone(), start.before, start.written
         for _ in range(max_words * MAX_TOKENS_PER_WORD):
-            logits[self.blocked(written, min_words)] = -math.inf
-            probs = filtered_probs(logits, temperature, top_k, top_p)
+            log_probs[self.blocked(written, min_words)] = -math.inf
+            probs = filtered_probs(log_probs, temperature, top_k, top_p)
             token = draw(probs, temperature, generator) if forced is None else forced
             forced = None
             if token == EOS and stop_at_end:
@@ -310,9 +310,9 @@ class JokeLSTM(
             after = written.after(data)
             if after.words > max_words or after.word_chars > MAX_WORD_CHARS:
                 break
-            yield Sampled(token, data, float(probs[token]), logits, context, written)
+            yield Sampled(token, data, float(probs[token]), log_probs, context, written)
             written = after
-            logits, context = self.step(token, context)
+            log_probs, context = self.step(token, context)
 
     def blocked(self, written: Written, min_words: int) -> torch.Tensor:
         """The token ids that may not come next: the end token while fewer than `min_words` words are out,

@@ -54,9 +54,9 @@ def next_token_table(model: JokeLSTM, prompt: str, temperature: float, top_k: in
                      top: int = 12) -> pd.DataFrame:
     """For the `top` most likely next tokens after `prompt`: the model's probability (T = 1) and the
     probability sampling gives it after temperature / top-k / top-p."""
-    logits = model.next_token_logits(prompt)
-    raw = filtered_probs(logits, 1.0)
-    after = filtered_probs(logits, temperature, top_k, top_p)
+    log_probs = model.next_token_log_probs(prompt)
+    raw = filtered_probs(log_probs, 1.0)
+    after = filtered_probs(log_probs, temperature, top_k, top_p)
     order = raw.argsort(descending=True)[:top].tolist()
     return pd.DataFrame({
         "token": [f"{rank + 1:02d} {token_label(model, token)}" for rank, token in enumerate(order)],
@@ -89,7 +89,7 @@ def token_records(model: JokeLSTM, steps: list[Sampled], alternatives: int = 5) 
     own probability (T = 1) and its rank there, and the model's top alternatives at that position."""
     records = []
     for step in steps:
-        probs = step.logits.softmax(-1)
+        probs = step.log_probs.softmax(-1)
         top = probs.topk(alternatives)
         records.append({
             "token": token_label(model, step.token) if step.token == EOS else step.data.decode("utf-8", "replace"),

@@ -44,7 +44,7 @@ class Sampled:
     token: int
     data: bytes  # what it writes (the end token: a new line)
     prob: float  # its probability in the distribution it was drawn from (after temperature, top-k, top-p)
-    logits: torch.Tensor  # the model's log-probabilities at this position, the blocked tokens (JokeLSTM.blocked) masked
+    log_probs: torch.Tensor  # the model's log-probabilities at this position, the blocked tokens (JokeLSTM.blocked) masked
     before: Context  # the model's context before it (the LSTM state and what its cache holds)
     written: Written  # the text before it, as the bounds count it
 

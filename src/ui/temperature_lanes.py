@@ -51,7 +51,7 @@ class TemperatureLanes:
                     live.discard(lane)
                 else:
                     steps[lane].append(step)
-                    logps[lane].append(float(step.logits.log_softmax(-1)[step.token]))
+                    logps[lane].append(float(step.log_probs.log_softmax(-1)[step.token]))
             yield self._shown(prompt, values, steps, logps, seed)
 
     @staticmethod
