@@ -6,7 +6,8 @@ Every word of the 162 test jokes (cleanjokes ID % 10 == 0, never trained on) tha
 vocabulary is blanked in turn (src.cloze.joke_blanks) and filled by each method, one request at a time on
 one thread (as the app serves a request): top-1 and top-5 accuracy among the word tokens, and the mean
 milliseconds per blank. The Bi-LSTM's halves come from its same pass. Then accuracy by how far into the
-joke the blank is. Prints both tables and writes them to --out.
+joke the blank is, and how honest each method's shown probabilities are (its top word's probability against
+how often that word is right). Prints the tables and writes them to --out.
 """
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import torch
 
 from src import data
 from src.cloze import RESCORE_K, fill_every_way, joke_blanks
+from src.evaluate import calibration
 from src.hub import MODELS, bundled_folder, load_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = {"lstm_left": "LSTM, left only", "lstm_rescoring": "LSTM, rescoring top-{k}", "bilstm": "Bi-LSTM (one pass)",
            "bilstm_forward_half": "Bi-LSTM forward half alone", "bilstm_backward_half": "Bi-LSTM backward half alone"}
 PLACES = 5  # position buckets: fifths of the joke
+SHOWN = 5  # buckets of the top word's shown probability: 0-20%, ..., 80-100%
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         blanks += [(b, answer, min(PLACES - 1, len(b.left) * PLACES // n_tokens)) for b, answer in found]
     print(f"{len(jokes)} test jokes, {len(blanks)} blanks (every word that is one word token)")
 
-    hits = {m: {"top1": [], "top5": []} for m in METHODS}
+    hits = {m: {"top1": [], "top5": [], "shown": []} for m in METHODS}
     seconds = {m: 0.0 for m in ("lstm_left", "lstm_rescoring", "bilstm")}
     for blank, answer, _ in blanks:
         answers, ms = fill_every_way(lm, bi, blank, blank, k=args.k)
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
             ids = [t for t, _ in ranking]
             hits[name]["top1"].append(ids[0] == answer)
             hits[name]["top5"].append(answer in ids)
+            hits[name]["shown"].append(ranking[0][1])
 
     def pct(values: list[bool]) -> str:
         return f"{100 * sum(values) / len(values):.1f}%" if values else "-"
@@ -77,10 +81,33 @@ def main(argv: list[str] | None = None) -> None:
     for name, title in METHODS.items():
         cells = [pct([hit for hit, (*_, p) in zip(hits[name]["top1"], blanks) if p == i]) for i in range(PLACES)]
         lines.append(f"| {title.format(k=args.k)} | " + " | ".join(cells) + " |")
+    lines += ["", calibration_tables(hits, args.k)]
     text = "\n".join(lines)
     print(text)
     args.out.write_text(text + "\n")
     print(f"-> {args.out}")
+
+
+def calibration_tables(hits: dict[str, dict[str, list]], k: int) -> str:
+    """Markdown: per method, the mean shown probability of its top word, how often that word is right and the
+    calibration error; then how often it is right by how high the shown probability was."""
+    lines = ["How honest the shown probabilities are: each method's top word, the probability the app shows for it "
+             "and how often it is the blanked word (calibration error: src.evaluate.calibration, 10 bins):", "",
+             "| method | mean shown probability | top word right | calibration error |", "|---|---|---|---|"]
+    for name, title in METHODS.items():
+        shown, right, error = calibration(hits[name]["shown"], hits[name]["top1"])
+        lines.append(f"| {title.format(k=k)} | {shown:.1%} | {right:.1%} | {error:.3f} |")
+    edges = [f"{100 * i // SHOWN}-{100 * (i + 1) // SHOWN}%" for i in range(SHOWN)]
+    lines += ["", "Top word right, by its shown probability (blanks in brackets):", "",
+              "| method | " + " | ".join(edges) + " |", "|---|" + "---|" * SHOWN]
+    for name, title in METHODS.items():
+        bucket = [min(SHOWN - 1, int(p * SHOWN)) for p in hits[name]["shown"]]
+        cells = []
+        for i in range(SHOWN):
+            inside = [hit for hit, b in zip(hits[name]["top1"], bucket) if b == i]
+            cells.append(f"{100 * sum(inside) / len(inside):.0f}% ({len(inside)})" if inside else "-")
+        lines.append(f"| {title.format(k=k)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

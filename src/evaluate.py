@@ -21,6 +21,16 @@ def digit_accuracy(model: DigitRNN, images: torch.Tensor, labels: torch.Tensor) 
     return (logits_in_batches(model, images).argmax(-1) == labels).sum().item() / len(images)
 
 
+def calibration(confidences: list[float], hits: list[bool], bins: int = 10) -> tuple[float, float, float]:
+    """How honest shown probabilities are: their mean, the share of predictions that were right, and the
+    expected calibration error (in each of `bins` equal-width bins of the probability, the gap between the
+    share right and the mean probability, weighted by the bin's share of the predictions)."""
+    confidence, hit = torch.tensor(confidences, dtype=torch.float64), torch.tensor(hits, dtype=torch.float64)
+    which = (confidence * bins).long().clamp(0, bins - 1)
+    error = sum(abs(hit[which == b].sum() - confidence[which == b].sum()) for b in range(bins)) / len(hit)
+    return confidence.mean().item(), hit.mean().item(), float(error)
+
+
 def bits_per_char(model: JokeLSTM, jokes: list[str]) -> float:
     """Total nll of the jokes / ln 2 / their total characters (model put in eval mode)."""
     model.eval()

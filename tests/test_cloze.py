@@ -10,6 +10,7 @@ import torch
 
 from src import data
 from src.blanks import JokeBiLSTM, framed_batch
+from src.evaluate import calibration
 from src.cloze import (Blank, blanked, cloze_accuracy, fill_bidirectional, fill_blank, fill_left, fill_rescore,
                        joke_blanks, parse_blank, word_candidates, word_of)
 from src.jokes import JokeLSTM
@@ -173,6 +174,30 @@ def test_cloze_accuracy_counts_top1_and_top5():
     answers = {1: [1, 9], 2: [9, 2], 3: [9, 8, 7, 6, 5, 3], 4: [4]}
     top1, top5 = cloze_accuracy(lambda blank: answers[blank], [(a, a) for _, a in blanks])
     assert (top1, top5) == (0.5, 0.75)
+
+
+def test_calibration_error_is_the_bin_weighted_gap_between_shown_probability_and_share_right():
+    assert calibration([0.7] * 10, [True] * 7 + [False] * 3) == pytest.approx((0.7, 0.7, 0.0))
+    assert calibration([0.95, 0.95], [False, False]) == pytest.approx((0.95, 0.0, 0.95))
+    # Two bins: 0.15 shown and 1 of 4 right (gap 0.1), 0.85 shown and 2 of 2 right (gap 0.15); weights 4/6, 2/6.
+    shown, right, error = calibration([0.15] * 4 + [0.85] * 2, [True, False, False, False, True, True])
+    assert (shown, right, error) == pytest.approx((0.3833333, 0.5, 4 / 6 * 0.1 + 2 / 6 * 0.15))
+    assert calibration([1.0], [True]) == pytest.approx((1.0, 1.0, 0.0))  # 1.0 falls in the top bin
+
+
+@pytest.mark.data
+def test_the_cloze_benchmark_reports_how_honest_each_methods_probabilities_are(tmp_path):
+    from bench import cloze
+    cloze.main(["--limit", "2", "--out", str(tmp_path / "cloze.md")])
+    text = (tmp_path / "cloze.md").read_text()
+    honest = text[text.index("How honest"):].splitlines()
+    rows = [line.split(" | ") for line in honest if line.startswith("| Bi-LSTM (one pass)")]
+    assert len(rows) == 2  # the summary and the buckets
+    shown, right, error = (float(cell.strip(" |%")) for cell in rows[0][1:])
+    assert 0 < shown < 100 and 0 <= right <= 100 and 0 <= error <= 1
+    buckets = [cell.strip(" |") for cell in rows[1][1:]]
+    counted = sum(int(cell.split("(")[1].rstrip(")")) for cell in buckets if cell != "-")
+    assert counted == int(text.split(" one-word blanks")[0].split(", ")[-1].replace(",", ""))
 
 
 def test_fill_blank_answers_every_method_with_probabilities_and_times(tiny_lm, tiny_bi):
