@@ -6,20 +6,26 @@ Every word of the 162 test jokes (cleanjokes ID % 10 == 0, never trained on) tha
 vocabulary is blanked in turn (src.cloze.joke_blanks) and filled by each method, one request at a time on
 one thread (as the app serves a request): top-1 and top-5 accuracy among the word tokens, and the mean
 milliseconds per blank. The Bi-LSTM's halves come from its same pass. Then accuracy by how far into the
-joke the blank is, and how honest each method's shown probabilities are (its top word's probability against
-how often that word is right). Prints the tables and writes them to --out.
+joke the blank is, how honest each method's shown probabilities are (its top word's probability against
+how often that word is right), and what the page's heat maps (src.cloze.word_saliency) cost and show: how much
+of the Bi-LSTM's answer rests on the words after the blank. Prints the tables and writes them to --out.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 from pathlib import Path
 
 import torch
 
 from src import data
-from src.cloze import RESCORE_K, fill_every_way, joke_blanks
+from src.blanks import JokeBiLSTM
+from src.cloze import RESCORE_K, blank_at, fill_every_way, joke_blanks, word_saliency, word_slots
 from src.evaluate import calibration
 from src.hub import MODELS, bundled_folder, load_folder
+from src.jokes import JokeLSTM
+from src.tokenizer import pieces
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = {"lstm_left": "LSTM, left only", "lstm_rescoring": "LSTM, rescoring top-{k}", "bilstm": "Bi-LSTM (one pass)",
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, title in METHODS.items():
         cells = [pct([hit for hit, (*_, p) in zip(hits[name]["top1"], blanks) if p == i]) for i in range(PLACES)]
         lines.append(f"| {title.format(k=args.k)} | " + " | ".join(cells) + " |")
-    lines += ["", calibration_tables(hits, args.k)]
+    lines += ["", calibration_tables(hits, args.k), "", leaning(lm, bi, jokes)]
     text = "\n".join(lines)
     print(text)
     args.out.write_text(text + "\n")
@@ -108,6 +114,39 @@ def calibration_tables(hits: dict[str, dict[str, list]], k: int) -> str:
             cells.append(f"{100 * sum(inside) / len(inside):.0f}% ({len(inside)})" if inside else "-")
         lines.append(f"| {title.format(k=k)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def leaning(lm: JokeLSTM, bi: JokeBiLSTM, jokes: list[str]) -> str:
+    """Markdown: word_saliency on every blank of `jokes` (as the page computes it after each answer): its time,
+    and where the Bi-LSTM's answer leans (the words after the blank against those before it)."""
+    seconds, right_share, strongest_right, refused = [], [], [], 0
+    for joke in jokes:
+        parts = pieces(joke)
+        for i, _ in word_slots(parts, lm.tokenizer):
+            text, _ = blank_at(parts, i)
+            start = time.perf_counter()
+            try:
+                shown = word_saliency(lm, bi, text)["bilstm"].pieces
+            except ValueError:  # a word glued to the next piece ("caf" + "é", "abc" + "123"): no blank on the page
+                refused += 1
+                continue
+            seconds.append(time.perf_counter() - start)
+            gap = [piece for piece, _ in shown].index("___")
+            moved = [(abs(drop), at > gap) for at, (_, drop) in enumerate(shown) if drop is not None]
+            total = sum(size for size, _ in moved)
+            if total:
+                right_share.append(sum(size for size, after in moved if after) / total)
+                strongest_right.append(max(moved)[1])
+    ms = sorted(1000 * s for s in seconds)
+    return "\n".join([
+        f"Which words the answers lean on (the page's heat maps, src.cloze.word_saliency: the joke read again "
+        f"without each word and punctuation mark, for the LSTM from the left and for the Bi-LSTM), on "
+        f"{len(ms):,} of these blanks ({refused} left out: a word glued to the next piece, which the page "
+        f"refuses to blank), one thread: {statistics.median(ms):.0f} ms per blank (median), 90th percentile "
+        f"{ms[int(0.9 * (len(ms) - 1))]:.0f} ms, longest {ms[-1]:.0f} ms. The Bi-LSTM's answer moves most when a word "
+        f"after the blank is left out in {sum(strongest_right) / len(strongest_right):.1%} of the "
+        f"{len(strongest_right):,} blanks where any word moves it, and the words after the blank hold "
+        f"{statistics.mean(right_share):.1%} of the total move on average (the LSTM's: none, it never reads them)."])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from src.checkpoint import HubCheckpoint
-from src.jokes import JokeLSTM
+from src.jokes import JokeLSTM, padded
 from src.tokenizer import EOS, Tokenizer
 
 
@@ -128,6 +128,20 @@ class JokeBiLSTM(
         both, fwd, bwd = self.head(torch.stack([self._projected(before, after), self._projected(before, None),
                                                 self._projected(None, after)]))
         return {"both": both, "forward": fwd, "backward": bwd}
+
+    @torch.no_grad()
+    def fill_pairs(self, lefts: list[list[int]], rights: list[list[int]]) -> torch.Tensor:
+        """Logits (n, vocab) for the token between lefts[i] and rights[i]: fill's 'both' for many blanks at
+        once, each side read in one padded batch (padding follows a row's tokens, so its state never reads it)."""
+        before = self._last_states(self.forward_lstm, [[EOS, *left] for left in lefts])
+        after = self._last_states(self.backward_lstm, [[EOS, *reversed(right)] for right in rights])
+        return self.head(self._projected(before, after))
+
+    def _last_states(self, lstm: nn.LSTM, rows: list[list[int]]) -> torch.Tensor:
+        """`lstm`'s state (n, hidden) after the last token of each row."""
+        tokens, lengths = padded(rows)
+        output, _ = lstm(self.embed(tokens))
+        return output[torch.arange(len(rows)), lengths - 1]
 
 
 def framed_batch(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -24,6 +24,7 @@ BLANK = re.compile(r"_{3,}")
 WORD_TOKEN = re.compile(rb" ?[A-Za-z']+")
 MAX_CLOZE_CHARS = 1000
 RESCORE_K = 50
+READ_VALUES = 16_000_000  # word_saliency reads its variants in chunks of about this many output values
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,74 @@ def blanked(joke: str, tokenizer: Tokenizer, rng: random.Random) -> tuple[str, s
     if not slots:
         return None
     i, _ = rng.choice(slots)
+    return blank_at(parts, i)
+
+
+def blank_at(parts: list[str], i: int) -> tuple[str, str]:
+    """A joke's pieces joined with piece i (a word) replaced by ___ (after its space), and that word."""
     word = parts[i]
-    parts[i] = (" " if word.startswith(" ") else "") + "___"
-    return "".join(parts), word.strip()
+    return "".join([*parts[:i], (" " if word.startswith(" ") else "") + "___", *parts[i + 1:]]), word.strip()
+
+
+@dataclass(frozen=True)
+class LeansOn:
+    """Which words one method's answer leans on: its top word, and the joke's pieces (words, punctuation, white
+    space, the blank as written) each with the drop in the top word's probability when that piece alone is left
+    out (None: white space, the blank, or a side this method does not read)."""
+
+    word: str
+    pieces: list[tuple[str, float | None]]
+
+
+def word_saliency(lm: JokeLSTM, bi: JokeBiLSTM, text: str) -> dict[str, LeansOn]:
+    """Leave-one-out saliency of the blank's answer, for the LSTM from the left only ('lstm_left') and the
+    Bi-LSTM ('bilstm'): the joke is read again without each of its words and punctuation marks in turn, and
+    the drop in the probability of each method's top word (among the word candidates, as fill_blank shows it)
+    is that piece's score. The LSTM never reads the right side, so its right side has no scores. Refuses what
+    fill_blank refuses, with the same ValueError."""
+    blank = parse_blank(text, lm.tokenizer)
+    left_text, right_text = BLANK.split(text)
+    left, right = pieces(left_text), pieces(right_text)
+    out_left = [i for i, piece in enumerate(left) if not piece.isspace()]
+    out_right = [j for j, piece in enumerate(right) if not piece.isspace()]
+
+    def side(tokenizer: Tokenizer, parts: list[str], leave_out: int | None, is_left: bool) -> list[int]:
+        kept = "".join(part for i, part in enumerate(parts) if i != leave_out)
+        # As parse_blank cuts it: white space before a spaced blank is the candidate word's own space.
+        return tokenizer.encode(kept.rstrip() if is_left and blank.spaced else kept)
+
+    lefts = [side(lm.tokenizer, left, i, True) for i in (None, *out_left)]
+    lm_log_probs = _in_chunks(lambda rows: lm.last_log_probs([[EOS, *ids] for ids in rows]), lefts,
+                              len(lefts[0]) + 1, lm.lstm.hidden_size)
+    lm_probs = lm_log_probs[:, word_candidates(lm.tokenizer, blank.spaced)].softmax(-1)
+    tok = bi.tokenizer
+    base_left, base_right = side(tok, left, None, True), side(tok, right, None, False)
+    pairs = ([(base_left, base_right)] + [(side(tok, left, i, True), base_right) for i in out_left]
+             + [(base_left, side(tok, right, j, False)) for j in out_right])
+    bi_logits = _in_chunks(lambda rows: bi.fill_pairs([l for l, _ in rows], [r for _, r in rows]), pairs,
+                           max(len(base_left), len(base_right)) + 1, bi.forward_lstm.hidden_size)
+    bi_probs = bi_logits[:, word_candidates(tok, blank.spaced)].softmax(-1)
+    gap = BLANK.search(text).group()
+    return {"lstm_left": _scored(lm.tokenizer, blank.spaced, lm_probs, (left, out_left), (right, []), gap),
+            "bilstm": _scored(tok, blank.spaced, bi_probs, (left, out_left), (right, out_right), gap)}
+
+
+def _in_chunks(read: Callable[[list], torch.Tensor], rows: list, longest: int, width: int) -> torch.Tensor:
+    """read(rows) over chunks of rows, each small enough that a read's outputs (rows x `longest` tokens x
+    `width` values) stay under READ_VALUES: a 1,000-character joke has hundreds of words to leave out."""
+    size = max(1, READ_VALUES // (longest * width))
+    return torch.cat([read(rows[i:i + size]) for i in range(0, len(rows), size)])
+
+
+def _scored(tokenizer: Tokenizer, spaced: bool, probs: torch.Tensor, left: tuple[list[str], list[int]],
+            right: tuple[list[str], list[int]], gap: str) -> LeansOn:
+    """LeansOn from probabilities (1 + left-outs, candidates): the full joke's first, then one row per piece
+    left out, in the order of the left side's and then the right side's indices."""
+    (left_parts, out_left), (right_parts, out_right) = left, right
+    top = int(probs[0].argmax())
+    drops = iter((probs[0, top] - probs[1:, top]).tolist())
+    left_drops = {i: round(next(drops), 4) for i in out_left}
+    right_drops = {j: round(next(drops), 4) for j in out_right}
+    shown = ([(part, left_drops.get(i)) for i, part in enumerate(left_parts)] + [(gap, None)]
+             + [(part, right_drops.get(j)) for j, part in enumerate(right_parts)])
+    return LeansOn(word_of(tokenizer, int(word_candidates(tokenizer, spaced)[top])), shown)

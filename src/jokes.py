@@ -29,6 +29,16 @@ CACHE_WEIGHTS = tuple(round(0.01 * i, 2) for i in range(11))
 CACHE_SHARPNESS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
+def padded(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows of different lengths as one (batch, longest) tensor padded with EOS after each row's tokens,
+    and their lengths: an LSTM reading left to right gives every real position the state it gets alone."""
+    lengths = torch.tensor([len(row) for row in rows])
+    tokens = torch.full((len(rows), int(lengths.max())), EOS)
+    for i, row in enumerate(rows):
+        tokens[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+    return tokens, lengths
+
+
 @dataclass(frozen=True)
 class Context:
     """What the LM carries from token to token: the LSTM state and, for its cache, the top layer's output at
@@ -148,6 +158,19 @@ class JokeLSTM(
         read after `context` (None: from a zero state), and the context after them. Inference: no dropout."""
         output, state = self.lstm(self.embed(tokens), None if context is None else context.state)
         return self._mixed(self.head(self.proj(output)), output, tokens, state, context)
+
+    @torch.no_grad()
+    def last_log_probs(self, rows: list[list[int]]) -> torch.Tensor:
+        """read's log-probabilities (n, vocab) after the last token of each row, every row read from a zero state,
+        all in one padded batch: the head and the cache work at each row's end only (read's head at every
+        position is most of its cost when only the next token matters)."""
+        tokens, lengths = padded(rows)
+        output, _ = self.lstm(self.embed(tokens))
+        last = output[torch.arange(len(rows)), lengths - 1]
+        log_probs = self.head(self.proj(last)).log_softmax(-1)
+        weight, sharpness = float(self.cache_weight), float(self.cache_sharpness)
+        return torch.cat([cache_mix(log_probs[i, None, None], last[i, None, None], output[i, None, :n],
+                                    tokens[i, None, :n], weight, sharpness)[0] for i, n in enumerate(lengths.tolist())])
 
     @torch.no_grad()
     def step(self, token: int, context: Context) -> tuple[torch.Tensor, Context]:

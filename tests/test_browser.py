@@ -604,6 +604,11 @@ def test_the_text_comparison_fills_a_blank_and_a_random_test_joke(page: Page):
         expect(top_class(labels["Bi-LSTM, both sides"])).to_have_text(word)
         for label in labels.values():
             expect(top_class(label)).to_have_text(re.compile(r"^[A-Za-z']+$"))
+        # The heat maps follow: the joke as filled, and the word each top answer is
+        expect(page.locator("#leans-bilstm")).to_contain_text(f"“{word}”")
+        left_only = top_class(labels["LSTM, left only"]).inner_text()
+        expect(page.locator("#leans-lstm_left")).to_contain_text(f"“{left_only}”")
+        expect(page.locator("#leans-lstm_left")).to_contain_text(joke.split("___")[1].split()[0])
     verdict = page.locator("#blank-verdict")
     for _ in range(2):
         before = text.input_value()
@@ -614,6 +619,8 @@ def test_the_text_comparison_fills_a_blank_and_a_random_test_joke(page: Page):
         word = re.search(r"The missing word was (\S+?)\.", verdict.inner_text())[1]
         assert re.sub(r"___", word, text.input_value()) in load_blank_jokes(), "a held-out joke, one word blanked"
         expect(verdict).to_contain_text(re.compile(r"Bi-LSTM, both sides: [✓✗]"))
+        shown = top_class(labels["Bi-LSTM, both sides"]).inner_text()
+        expect(page.locator("#leans-bilstm")).to_contain_text(f"“{shown}”")
     text.fill("No blank at all.")
     page.get_by_role("button", name="Fill the blank").click()
     expect(page.get_by_text("There is no blank")).to_be_visible()

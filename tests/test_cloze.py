@@ -3,6 +3,7 @@ and the generation bounds, on tiny models (fast) and on the shipped checkpoints 
 held-out jokes are needed)."""
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
@@ -12,7 +13,7 @@ from src import data
 from src.blanks import JokeBiLSTM, framed_batch
 from src.evaluate import calibration
 from src.cloze import (Blank, blanked, cloze_accuracy, fill_bidirectional, fill_blank, fill_left, fill_rescore,
-                       joke_blanks, parse_blank, word_candidates, word_of)
+                       joke_blanks, parse_blank, word_candidates, word_of, word_saliency)
 from src.jokes import JokeLSTM
 from src.sampling import MAX_WORD_CHARS, Written
 from src.recipes import JokeRecipe
@@ -174,6 +175,42 @@ def test_cloze_accuracy_counts_top1_and_top5():
     answers = {1: [1, 9], 2: [9, 2], 3: [9, 8, 7, 6, 5, 3], 4: [4]}
     top1, top5 = cloze_accuracy(lambda blank: answers[blank], [(a, a) for _, a in blanks])
     assert (top1, top5) == (0.5, 0.75)
+
+
+def test_batched_reads_give_each_row_what_it_gets_alone(tiny_lm, tiny_bi):
+    rows = [[EOS, 5, 9, 12, 5], [EOS, 7], [EOS, 5, 9, 12, 5, 9, 12, 3]]
+    cached = copy.deepcopy(tiny_lm)
+    cached.cache_weight.fill_(0.3)
+    cached.cache_sharpness.fill_(2.0)
+    for lm in (tiny_lm, cached):
+        alone = torch.stack([lm.read(torch.tensor([row]))[0][0, -1] for row in rows])
+        assert torch.allclose(lm.last_log_probs(rows), alone, atol=1e-5)
+    lefts, rights = [[5, 9], [], [12, 5, 9, 3]], [[7, 7, 3], [4], []]
+    alone = torch.stack([tiny_bi.fill(left, right)["both"] for left, right in zip(lefts, rights)])
+    assert torch.allclose(tiny_bi.fill_pairs(lefts, rights), alone, atol=1e-5)
+
+
+def test_word_saliency_is_the_drop_when_each_word_alone_is_left_out(tiny_lm, tiny_bi):
+    text = "Why did the ___ cross the road?"
+    found = word_saliency(tiny_lm, tiny_bi, text)
+    left_out = {"lstm_left": lambda t: fill_left(tiny_lm, parse_blank(t, tiny_lm.tokenizer), 10_000),
+                "bilstm": lambda t: fill_bidirectional(tiny_bi, parse_blank(t, tiny_bi.tokenizer), 10_000)["both"]}
+    for name, fill in left_out.items():
+        shown = found[name].pieces
+        assert "".join(piece for piece, _ in shown) == text
+        ranking = fill(text)
+        top = ranking[0][0]
+        assert found[name].word == word_of(tiny_lm.tokenizer, top)
+        for i, (piece, drop) in enumerate(shown):
+            after_blank = i > [p for p, _ in shown].index("___")
+            if piece.isspace() or piece == "___" or (name == "lstm_left" and after_blank):
+                assert drop is None  # the LSTM never reads the right side
+                continue
+            without = "".join(p for j, (p, _) in enumerate(shown) if j != i)
+            assert drop == pytest.approx(ranking[0][1] - dict(fill(without))[top], abs=1e-4), (name, piece)
+    assert any(drop for piece, drop in found["bilstm"].pieces[5:])  # the Bi-LSTM does read the right side
+    with pytest.raises(ValueError, match="no blank"):
+        word_saliency(tiny_lm, tiny_bi, "No blank here.")
 
 
 def test_calibration_error_is_the_bin_weighted_gap_between_shown_probability_and_share_right():

@@ -197,8 +197,24 @@ def test_fill_blank_gives_five_rankings_and_the_times(models):
                                            ("x" * 1001 + " ___", "the limit is 1,000"),
                                            ("the ___s", "must stand for a whole word")])
 def test_fill_blank_refuses_bad_text_with_a_message(models, text, message):
-    with pytest.raises(gr.Error, match=message):
-        BlankFiller(models, []).fill_blank(text)
+    for handler in (BlankFiller(models, []).fill_blank, BlankFiller(models, []).leans_on):
+        with pytest.raises(gr.Error, match=message):
+            handler(text)
+
+
+def test_the_heat_maps_colour_the_joke_by_what_each_top_word_leans_on(models):
+    text = "Why did the ___ cross the road?"
+    lstm, bilstm = BlankFiller(models, []).leans_on(text)
+    top = BlankFiller(models, []).fill_blank(text)[2]
+    for heat, title in ((lstm, METHOD_TITLES["lstm_left"]), (bilstm, METHOD_TITLES["bilstm"])):
+        assert "".join(item["token"] for item in heat.value) == text
+        # shades relative to the piece that moves the top word most
+        assert max(abs(item["class_or_confidence"]) for item in heat.value) == 1.0
+        assert heat.label.startswith(title)
+    assert f"“{max(top, key=top.get)}”" in bilstm.label  # the word the Bi-LSTM's ranking shows first
+    after_blank = [item["token"] for item in lstm.value].index("___") + 1
+    assert all(item["class_or_confidence"] == 0.0 for item in lstm.value[after_blank:])  # it never reads them
+    assert any(item["class_or_confidence"] for item in bilstm.value[after_blank:])
 
 
 def test_a_random_test_joke_is_blanked_and_judged(models):

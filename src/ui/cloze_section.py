@@ -7,9 +7,10 @@ import random
 
 import gradio as gr
 
-from src.cloze import RESCORE_K, blanked, fill_blank
+from src.cloze import RESCORE_K, LeansOn, blanked, fill_blank, word_saliency
 from src.examples import load_blank_jokes
 from src.ui.models import Models, refusing
+from src.ui.widgets import PRIVATE
 
 EXAMPLE = "Why did the ___ cross the road?"
 METHOD_TITLES = {
@@ -53,6 +54,14 @@ class BlankFiller:
             words, ms = fill_blank(lm, bi, text)
         return (*(dict(words[name]) for name in METHOD_TITLES), {f"{METHOD_TITLES[name]} (ms)": ms[name] for name in ms})
 
+    def leans_on(self, text: str) -> tuple[gr.HighlightedText, gr.HighlightedText]:
+        """Which words the LSTM's (left only) and the Bi-LSTM's top words lean on: the joke with each word and
+        punctuation mark coloured by how much leaving it out lowers that word's probability
+        (src.cloze.word_saliency), red for a drop and blue for a rise, relative to the piece that moves it most."""
+        with refusing():
+            found = word_saliency(self.models.get("joke-lstm"), self.models.get("joke-bilstm"), text)
+        return heat(METHOD_TITLES["lstm_left"], found["lstm_left"]), heat(METHOD_TITLES["bilstm"], found["bilstm"])
+
     def random_blank(self) -> tuple:
         """A random held-out joke with one word blanked, all the methods' answers, and which got the word."""
         lm = self.models.get("joke-lstm")
@@ -67,6 +76,16 @@ class BlankFiller:
             place = f"✓ its #{ranking.index(word) + 1}" if word in ranking else "✗ not in its top 5"
             verdicts.append(f"{METHOD_TITLES[name]}: {place}")
         return (text, *results, f"The missing word was **{word}**. " + " · ".join(verdicts))
+
+
+def heat(title: str, leans: LeansOn) -> gr.HighlightedText:
+    """A method's LeansOn as a heat map over the joke, scaled to its strongest piece (unscored pieces: 0)."""
+    strongest = max((abs(drop) for _, drop in leans.pieces if drop is not None), default=0.0)
+    scale = strongest or 1.0
+    shades = [(piece, 0.0 if drop is None else round(drop / scale, 3)) for piece, drop in leans.pieces]
+    label = (f"{title}: what its top word “{leans.word}” leans on (the strongest piece moves its probability by "
+             f"{strongest:.2f})")
+    return gr.HighlightedText(shades, label=label)
 
 
 def cloze_section(models: Models) -> None:
@@ -91,12 +110,24 @@ def cloze_section(models: Models) -> None:
             halves = [gr.Label(num_top_classes=5, label=METHOD_TITLES[name], elem_id=f"blank-{name}")
                       for name in ("bilstm_forward_half", "bilstm_backward_half")]
             timing = gr.JSON(label="This request: time per method")
+        gr.Markdown("**Which words each answer leans on.** Each word and punctuation mark is left out in turn and "
+                    "the joke read again: red where leaving it out lowers the probability of the method's top word, "
+                    "blue where it raises it, in shades relative to the piece that moves it most. The LSTM never "
+                    "reads the right side, so nothing there can move its answer.")
+        with gr.Row():
+            leaning = [gr.HighlightedText(label=f"{METHOD_TITLES[name]}: what its top word leans on", show_legend=False,
+                                          combine_adjacent=False, elem_id=f"leans-{name}")
+                       for name in ("lstm_left", "bilstm")]
         if "test_top1" in bilstm:
             gr.Markdown(f"Bi-LSTM checkpoint: {bilstm['parameters']:,} parameters; top-1 {bilstm['test_top1']:.1%}, "
                         f"top-5 {bilstm['test_top5']:.1%} on {bilstm['test_blanks']:,} one-word blanks of the held-out "
                         "jokes (README has all three methods on the same blanks).")
     results = [*main, *halves, timing]
-    gr.on([fill.click, text.submit], filler.fill_blank, [text], results, api_name="fill_blank", concurrency_limit=4)
+    filled = gr.on([fill.click, text.submit], filler.fill_blank, [text], results, api_name="fill_blank",
+                   concurrency_limit=4)
+    # The heat maps follow each answer; a 1,000-character joke takes a few seconds, so two at a time.
+    filled.success(filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2)
     # A blank filled by hand is not the random joke's any more: its verdict goes.
     gr.on([fill.click, text.submit], lambda: "", None, verdict, api_visibility="private", queue=False)
-    pick.click(filler.random_blank, None, [text, *results, verdict], api_visibility="private")
+    pick.click(filler.random_blank, None, [text, *results, verdict], api_visibility="private").success(
+        filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2)
