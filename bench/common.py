@@ -85,6 +85,11 @@ def fill_blank(client: Client, text: str) -> tuple:
     return client.predict(text, api_name="/fill_blank")
 
 
+def explain_blank(client: Client, text: str) -> dict:
+    """/explain_blank one text with a ___; returns each method's top word and what it leans on."""
+    return client.predict(text, api_name="/explain_blank")
+
+
 # ---- images ------------------------------------------------------------------------------------
 
 def _mnist_digit(index: int) -> np.ndarray | None:

@@ -5,12 +5,13 @@
     python -m bench.harness --parts inputs faults             # skip the load run
 
 Parts:
-- load: `--clients` threads (a gradio_client.Client each) mix the six public endpoints (/classify, /compare,
-  /explain_digit, /generate and /generate_tokens of 5 words, /fill_blank) for `--seconds`; every failure counts.
+- load: `--clients` threads (a gradio_client.Client each) mix the seven public endpoints (/classify, /compare,
+  /explain_digit, /generate and /generate_tokens of 5 words, /fill_blank, /explain_blank) for `--seconds`; every
+  failure counts.
 - inputs: bad input through the API. Fixed cases (blank canvas, files that are not images, a truncated
   PNG, huge and decompression-bomb PNGs, a 20,000-character prompt, out-of-range sampling settings, NaN
-  sent as raw JSON, texts /fill_blank refuses) and hypothesis-generated ones (random prompts and settings,
-  random small images).
+  sent as raw JSON, texts that /fill_blank and /explain_blank refuse) and hypothesis-generated ones (random
+  prompts and settings, random small images).
   Each request must succeed or fail with an AppError a person can read (not gradio's generic "The
   upstream Gradio app has raised an exception"), and the server must answer a normal /classify after it.
 - faults, each in its own app process: a truncated model.safetensors (digit-bilstm), a missing one
@@ -48,15 +49,16 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from PIL import Image
 
 from bench.common import (APP, GENERIC_ERROR, ROOT, Server, classify, compare, connect, digit_files, digit_image,
-                          explain_digit, fill_blank, generate, generate_tokens, run_load, save_png, server_env,
-                          start_app)
+                          explain_blank, explain_digit, fill_blank, generate, generate_tokens, run_load, save_png,
+                          server_env, start_app)
 from src.hub import MODELS, bundled_folder
 
-ENDPOINTS = ("classify", "compare", "explain_digit", "generate", "generate_tokens", "fill_blank")
+ENDPOINTS = ("classify", "compare", "explain_digit", "generate", "generate_tokens", "fill_blank", "explain_blank")
 # Which models each endpoint needs: it must say "The <model> model is unavailable" when one of them is broken.
 NEEDS = {"classify": {"digit-bilstm"}, "compare": {"digit-bilstm", "digit-lstm"},
          "explain_digit": {"digit-bilstm", "digit-lstm"}, "generate": {"joke-lstm"},
-         "generate_tokens": {"joke-lstm"}, "fill_blank": {"joke-lstm", "joke-bilstm"}}
+         "generate_tokens": {"joke-lstm"}, "fill_blank": {"joke-lstm", "joke-bilstm"},
+         "explain_blank": {"joke-lstm", "joke-bilstm"}}
 BLANK_TEXT = "Why did the ___ cross the road?"
 
 
@@ -66,7 +68,8 @@ def calls(image: Path, prompt: str = "Knock knock ", seed: int = 0) -> dict[str,
             "explain_digit": lambda c: explain_digit(c, image),
             "generate": lambda c: generate(c, prompt, max_words=5, seed=seed),
             "generate_tokens": lambda c: generate_tokens(c, prompt, max_words=5, seed=seed),
-            "fill_blank": lambda c: fill_blank(c, BLANK_TEXT)}
+            "fill_blank": lambda c: fill_blank(c, BLANK_TEXT),
+            "explain_blank": lambda c: explain_blank(c, BLANK_TEXT)}
 
 
 Attempt = Callable[[Callable[[], Any]], tuple[bool, str]]  # runs one API call: (acceptable, what happened)
@@ -228,6 +231,7 @@ def fixed_cases(url: str, files: dict[str, Path]) -> dict[str, Callable[[Client]
              "emoji and RTL": "🐔 ‮why did the ___ cross"}
     for name, text in texts.items():
         cases[f"/fill_blank {name}"] = lambda client, text=text: fill_blank(client, text)
+        cases[f"/explain_blank {name}"] = lambda client, text=text: explain_blank(client, text)
     raw = {  # (prompt, temperature, top_k, top_p, max_words, seed) as JSON that gradio_client cannot send
         "temperature NaN": ["Hi ", math.nan, 0, 0.95, 5, 0],
         "top_k Infinity": ["Hi ", 0.8, math.inf, 0.95, 5, 0],

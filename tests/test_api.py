@@ -36,7 +36,7 @@ def canvas_export(digit: np.ndarray, tmp_path, name: str, size: int, at: tuple[i
 
 def test_api_lists_only_the_public_endpoints(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/generate", "/generate_tokens", "/classify", "/compare", "/fill_blank", "/explain_digit"}
+        "/generate", "/generate_tokens", "/classify", "/compare", "/fill_blank", "/explain_digit", "/explain_blank"}
 
 
 def test_the_readme_snippet_image_is_a_seven_for_both_models(client):
@@ -177,6 +177,21 @@ def test_fill_blank_answers_three_ways_and_the_halves(client):
     assert set(timing) == {"LSTM, left only (ms)", "LSTM, rescoring its top 50 (ms)", "Bi-LSTM, both sides (ms)"}
 
 
+def test_explain_blank_says_which_words_each_answer_leans_on(client):
+    text = "Why did the ___ cross the road?"
+    found = client.predict(text, api_name="/explain_blank")
+    tops = client.predict(text, api_name="/fill_blank")
+    for name, label in (("lstm_left", tops[0]), ("bilstm", tops[2])):
+        assert found[name]["word"] == label["label"]
+        assert "".join(piece for piece, _ in found[name]["pieces"]) == text
+    pieces = [piece for piece, _ in found["lstm_left"]["pieces"]]
+    right = pieces.index("___") + 1
+    assert all(drop is None for _, drop in found["lstm_left"]["pieces"][right:])  # the LSTM never reads them
+    bilstm = dict(zip(pieces, (drop for _, drop in found["bilstm"]["pieces"])))
+    assert bilstm[" cross"] > 0.3, "the word after the blank holds the Bi-LSTM's chicken up"
+
+
+@pytest.mark.parametrize("endpoint", ["/fill_blank", "/explain_blank"])
 @pytest.mark.parametrize("text, message", [
     ("Why did the chicken cross the road?", "There is no blank"),
     ("Why did the ___ cross the ___?", "There are 2 blanks"),
@@ -185,10 +200,10 @@ def test_fill_blank_answers_three_ways_and_the_halves(client):
     ("Why did the chick___ cross?", "whole word"),
     ("A ___ " + "long " * 300, "limit is 1,000"),
 ])
-def test_bad_blanks_get_a_message_and_the_server_keeps_serving(client, app_server, text, message):
+def test_bad_blanks_get_a_message_and_the_server_keeps_serving(client, app_server, endpoint, text, message):
     logged = len(app_server.log())
     with pytest.raises(AppError, match=message):
-        client.predict(text, api_name="/fill_blank")
+        client.predict(text, api_name=endpoint)
     assert client.predict("Knock ___. Who's there?", api_name="/fill_blank")[2]["label"]
     log = app_server.log()[logged:]
     assert "Traceback" not in log and len([line for line in log.splitlines() if "refused:" in line]) == 1, log

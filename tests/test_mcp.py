@@ -19,7 +19,7 @@ from src import data
 from src.strokes import canvas_png
 from tests.app_server import Server, server_env, start_server
 
-TOOLS = {"generate", "generate_tokens", "classify", "compare", "fill_blank", "explain_digit"}
+TOOLS = {"generate", "generate_tokens", "classify", "compare", "fill_blank", "explain_digit", "explain_blank"}
 
 
 @pytest.fixture(scope="module")

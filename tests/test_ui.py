@@ -151,6 +151,11 @@ def test_a_model_that_did_not_load_is_refused_with_its_reason(models, tmp_path):
     broken = Models({}, {"digit-bilstm": "model.safetensors is truncated"})
     with pytest.raises(gr.Error, match="digit-bilstm model is unavailable: model.safetensors is truncated"):
         DigitReader(broken).classify(digit_png(tmp_path / "seven.png"))
+    no_blanks = Models({"joke-lstm": models.get("joke-lstm")}, {"joke-bilstm": "missing checkpoint file"})
+    for handler in (BlankFiller(no_blanks, []).fill_blank, BlankFiller(no_blanks, []).explain_blank):
+        with pytest.raises(gr.Error) as refused:  # the message as said, even from inside a refusing() block
+            handler("Why did the ___ cross the road?")
+        assert refused.value.message == "The joke-bilstm model is unavailable: missing checkpoint file"
 
 
 def test_a_refusal_is_logged_as_one_line(models, caplog):
@@ -179,7 +184,7 @@ def test_building_the_app_warns_of_nothing_and_writes_no_stub(models):
     assert sorted([tab.label for tab in tabs_.children] for tabs_ in tabs) == [
         ["Digits", "Text: fill in the blank"], ["Generate", "Sketch", "LSTM vs Bi-LSTM"]]
     public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
-    assert public == {"generate", "generate_tokens", "classify", "compare", "fill_blank", "explain_digit"}
+    assert public == {"generate", "generate_tokens", "classify", "compare", "fill_blank", "explain_digit", "explain_blank"}
     assert not list((ROOT / "src").rglob("*.pyi")), "a gradio component subclass wrote a stub into src/"
 
 
@@ -197,14 +202,16 @@ def test_fill_blank_gives_five_rankings_and_the_times(models):
                                            ("x" * 1001 + " ___", "the limit is 1,000"),
                                            ("the ___s", "must stand for a whole word")])
 def test_fill_blank_refuses_bad_text_with_a_message(models, text, message):
-    for handler in (BlankFiller(models, []).fill_blank, BlankFiller(models, []).leans_on):
+    filler = BlankFiller(models, [])
+    for handler in (filler.fill_blank, filler.leans_on, filler.explain_blank):
         with pytest.raises(gr.Error, match=message):
             handler(text)
 
 
 def test_the_heat_maps_colour_the_joke_by_what_each_top_word_leans_on(models):
     text = "Why did the ___ cross the road?"
-    lstm, bilstm = BlankFiller(models, []).leans_on(text)
+    lstm, bilstm, numbers = BlankFiller(models, []).leans_on(text)
+    assert numbers == BlankFiller(models, []).explain_blank(text)  # the page's numbers are the API's
     top = BlankFiller(models, []).fill_blank(text)[2]
     for heat, title in ((lstm, METHOD_TITLES["lstm_left"]), (bilstm, METHOD_TITLES["bilstm"])):
         assert "".join(item["token"] for item in heat.value) == text

@@ -3,7 +3,7 @@ handlers (plain methods over src.predict, src.cloze and src.explain that tests c
 events; a tab's larger sections (the token view, temperature lanes, cell viewer, row-by-row section and the
 text comparison) are modules of their own that the tab builds in its layout.
 
-Only /generate, /generate_tokens, /classify, /compare, /explain_digit and /fill_blank are public API
+Only /generate, /generate_tokens, /classify, /compare, /explain_digit, /fill_blank and /explain_blank are public API
 endpoints (and MCP tools); the live sketch, chart, branching, lanes, cells and paced page events are private
 to the page.
 """

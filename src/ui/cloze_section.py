@@ -1,6 +1,6 @@
 """The text half of the LSTM vs Bi-LSTM tab: a joke with one blank filled three ways (the LSTM from the
-left, the LSTM rescoring whole jokes, the Bi-LSTM from both sides) and each Bi-LSTM half alone; handlers,
-layout and events, with /fill_blank."""
+left, the LSTM rescoring whole jokes, the Bi-LSTM from both sides) and each Bi-LSTM half alone, and which
+words the answers lean on; handlers, layout and events, with /fill_blank and /explain_blank."""
 from __future__ import annotations
 
 import random
@@ -54,13 +54,35 @@ class BlankFiller:
             words, ms = fill_blank(lm, bi, text)
         return (*(dict(words[name]) for name in METHOD_TITLES), {f"{METHOD_TITLES[name]} (ms)": ms[name] for name in ms})
 
-    def leans_on(self, text: str) -> tuple[gr.HighlightedText, gr.HighlightedText]:
-        """Which words the LSTM's (left only) and the Bi-LSTM's top words lean on: the joke with each word and
-        punctuation mark coloured by how much leaving it out lowers that word's probability
-        (src.cloze.word_saliency), red for a drop and blue for a rise, relative to the piece that moves it most."""
+    def explain_blank(self, text: str) -> dict:
+        """Which words each answer to a joke's blank leans on: every word and punctuation mark is left out in turn
+        and the joke read again by the LSTM (left side only) and the Bi-LSTM (both sides).
+
+        Args:
+            text: a joke with exactly one ___ standing for one missing word (up to 1,000 characters)
+        Returns:
+            per method ("lstm_left", "bilstm"): its top word, and the joke's pieces (words, punctuation, white space,
+            the blank) each with the drop in that word's probability when the piece alone is left out (null for
+            white space, the blank, and the right side, which the LSTM never reads)
+        """
+        return self._numbers(self._saliency(text))
+
+    def leans_on(self, text: str) -> tuple[gr.HighlightedText, gr.HighlightedText, dict]:
+        """The page's heat maps of explain_blank, the LSTM's and the Bi-LSTM's: each word and punctuation mark
+        coloured by how much leaving it out lowers the method's top word's probability, red for a drop and blue
+        for a rise, relative to the piece that moves it most; and explain_blank's numbers."""
+        found = self._saliency(text)
+        return (heat(METHOD_TITLES["lstm_left"], found["lstm_left"]), heat(METHOD_TITLES["bilstm"], found["bilstm"]),
+                self._numbers(found))
+
+    def _saliency(self, text: str) -> dict[str, LeansOn]:
         with refusing():
-            found = word_saliency(self.models.get("joke-lstm"), self.models.get("joke-bilstm"), text)
-        return heat(METHOD_TITLES["lstm_left"], found["lstm_left"]), heat(METHOD_TITLES["bilstm"], found["bilstm"])
+            return word_saliency(self.models.get("joke-lstm"), self.models.get("joke-bilstm"), text)
+
+    @staticmethod
+    def _numbers(found: dict[str, LeansOn]) -> dict:
+        return {name: {"word": leans.word, "pieces": [list(piece) for piece in leans.pieces]}
+                for name, leans in found.items()}
 
     def random_blank(self) -> tuple:
         """A random held-out joke with one word blanked, all the methods' answers, and which got the word."""
@@ -118,6 +140,9 @@ def cloze_section(models: Models) -> None:
             leaning = [gr.HighlightedText(label=f"{METHOD_TITLES[name]}: what its top word leans on", show_legend=False,
                                           combine_adjacent=False, elem_id=f"leans-{name}")
                        for name in ("lstm_left", "bilstm")]
+        with gr.Accordion("As numbers (what /explain_blank returns for this joke)", open=False):
+            leaning.append(gr.JSON(show_label=False, elem_id="leans-numbers"))
+        gr.api(filler.explain_blank, api_name="explain_blank", concurrency_limit=2, concurrency_id="leaning")
         if "test_top1" in bilstm:
             gr.Markdown(f"Bi-LSTM checkpoint: {bilstm['parameters']:,} parameters; top-1 {bilstm['test_top1']:.1%}, "
                         f"top-5 {bilstm['test_top5']:.1%} on {bilstm['test_blanks']:,} one-word blanks of the held-out "
@@ -126,8 +151,8 @@ def cloze_section(models: Models) -> None:
     filled = gr.on([fill.click, text.submit], filler.fill_blank, [text], results, api_name="fill_blank",
                    concurrency_limit=4)
     # The heat maps follow each answer; a 1,000-character joke takes a few seconds, so two at a time.
-    filled.success(filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2)
+    filled.success(filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2, concurrency_id="leaning")
     # A blank filled by hand is not the random joke's any more: its verdict goes.
     gr.on([fill.click, text.submit], lambda: "", None, verdict, api_visibility="private", queue=False)
     pick.click(filler.random_blank, None, [text, *results, verdict], api_visibility="private").success(
-        filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2)
+        filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2, concurrency_id="leaning")

@@ -22,6 +22,8 @@ def refusing() -> Iterator[None]:
     """Inside it, a ValueError (how the checks of src.limits and src.preprocess reject input) is a refusal."""
     try:
         yield
+    except gr.Error:
+        raise  # already a refusal (gr.Error is a ValueError too, whose str() would quote the message)
     except ValueError as error:
         raise refusal(str(error)) from None
 
