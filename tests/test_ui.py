@@ -222,6 +222,8 @@ def test_the_heat_maps_colour_the_joke_by_what_each_top_word_leans_on(models):
     after_blank = [item["token"] for item in lstm.value].index("___") + 1
     assert all(item["class_or_confidence"] == 0.0 for item in lstm.value[after_blank:])  # it never reads them
     assert any(item["class_or_confidence"] for item in bilstm.value[after_blank:])
+    lstm, bilstm, _ = BlankFiller(models, []).leans_on("___ knock. Who's there?")
+    assert lstm.label.endswith("leans on no word (it reads none)") and "strongest piece" in bilstm.label
 
 
 def test_a_random_test_joke_is_blanked_and_judged(models):

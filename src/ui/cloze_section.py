@@ -102,9 +102,13 @@ class BlankFiller:
 
 def heat(title: str, leans: LeansOn) -> gr.HighlightedText:
     """A method's LeansOn as a heat map over the joke, scaled to its strongest piece (unscored pieces: 0)."""
-    strongest = max((abs(drop) for _, drop in leans.pieces if drop is not None), default=0.0)
+    drops = [abs(drop) for _, drop in leans.pieces if drop is not None]
+    strongest = max(drops, default=0.0)
     scale = strongest or 1.0
     shades = [(piece, 0.0 if drop is None else round(drop / scale, 3)) for piece, drop in leans.pieces]
+    if not drops:  # a blank at the start, for the LSTM: it has read nothing but the start of a joke
+        return gr.HighlightedText(shades, label=f"{title}: its top word “{leans.word}” leans on no word "
+                                                "(it reads none)")
     label = (f"{title}: what its top word “{leans.word}” leans on (the strongest piece moves its probability by "
              f"{strongest:.2f})")
     return gr.HighlightedText(shades, label=label)
