@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or checkpoints_dir() / GALLERY_NAME
     np.savez_compressed(out, **found)
     print(f"{len(found['index'])} disagreements -> {out}")
-    jokes = [j for j in data.clean_jokes("test") if len(j) <= MAX_EXAMPLE_CHARS and data.junk_rule(j) is None]
+    jokes = [j for j in data.clean_jokes("test")
+             if len(j) <= MAX_EXAMPLE_CHARS and data.is_clean(j) and data.junk_rule(j) is None]
     path = (args.out.parent if args.out else checkpoints_dir()) / JOKES_NAME
     path.write_text(json.dumps(jokes, indent=0, ensure_ascii=False) + "\n")
     print(f"{len(jokes)} short held-out jokes -> {path}")

@@ -14,6 +14,7 @@ from src.cells import cell_correlations, load_cells
 from src.checkpoint import read_metrics
 from src.cloze import cloze_accuracy, fill_bidirectional, joke_blanks
 from src.evaluate import bits_per_char, blank_bits_per_char, digit_accuracy
+from src.examples import MAX_EXAMPLE_CHARS, load_blank_jokes
 from src.recipes import RECIPES, as_record
 from src.sampling import MAX_WORD_CHARS
 from tests.checkpoint_fixtures import load_bundled
@@ -113,3 +114,12 @@ def test_the_shipped_cell_ranking_is_joke_lstms_on_the_validation_jokes(joke_mod
         assert cells[0][0] == again[feature][0][0] and cells[0][1] == pytest.approx(again[feature][0][1], abs=0.01)
     strong = {unit for cells in shipped.values() for unit, r in cells if abs(r) >= 0.5}
     assert len(strong) >= 3, shipped
+
+
+def test_the_random_test_jokes_the_app_shows_are_clean_and_short():
+    """The text comparison's "Random test joke" shows these unprompted: none may hold a word stem the
+    pretraining filter blocks (cleanjokes' test split has a few), nor scraped junk."""
+    jokes = load_blank_jokes()
+    assert len(jokes) >= 100
+    assert not [joke for joke in jokes if not data.is_clean(joke)]
+    assert not [joke for joke in jokes if data.junk_rule(joke) or len(joke) > MAX_EXAMPLE_CHARS]
