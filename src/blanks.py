@@ -147,10 +147,8 @@ class JokeBiLSTM(
 def framed_batch(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rows [EOS, t1..tn, EOS] padded to one length, their lengths, and the targets t1..tn per row
     (padding marked -100, which cross_entropy ignores)."""
-    lengths = torch.tensor([len(e) + 2 for e in encoded])
-    tokens = torch.full((len(encoded), int(lengths.max())), EOS)
-    targets = torch.full((len(encoded), int(lengths.max()) - 2), -100)
+    tokens, lengths = padded([[EOS, *e, EOS] for e in encoded])
+    targets = torch.full((len(encoded), tokens.shape[1] - 2), -100)
     for row, e in enumerate(encoded):
-        tokens[row, 1:len(e) + 1] = torch.tensor(e)
-        targets[row, :len(e)] = torch.tensor(e)
+        targets[row, :len(e)] = torch.tensor(e, dtype=torch.long)
     return tokens, lengths, targets
