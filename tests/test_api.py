@@ -39,6 +39,13 @@ def test_api_lists_only_the_public_endpoints(client):
         "/generate", "/generate_tokens", "/classify", "/compare", "/fill_blank", "/explain_digit", "/explain_blank"}
 
 
+def test_every_return_value_has_a_name(client):
+    """An unlabelled output reaches API clients as `value_<component id>`, which says nothing."""
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    names = {f"{endpoint}: {r['label']}" for endpoint, info in endpoints.items() for r in info["returns"]}
+    assert not {name for name in names if re.search(r": value_\d+$", name)}, names
+
+
 def test_the_readme_snippet_image_is_a_seven_for_both_models(client):
     """README's client snippet classifies examples/digit.png (an MNIST test 7 redrawn with the app's brush)."""
     assert client.predict(handle_file(str(EXAMPLE_DIGIT)), api_name="/classify")["label"] == "7"

@@ -138,7 +138,9 @@ def compare_tab(models: Models) -> None:
             # /explain_digit's own unshown file and JSON: the page shows the same numbers for whatever digit is
             # on it (rows.as_json, filled with the views), so a page upload neither computes them twice nor
             # marks the page's numbers with an error when Clear comes before the endpoint's answer.
-            explain_file, explained = gr.File(label="image", type="filepath", visible=False), gr.JSON(visible=False)
+            # The label names the endpoint's return value for API clients (unlabelled, gradio calls it value_<id>).
+            explain_file = gr.File(label="image", type="filepath", visible=False)
+            explained = gr.JSON(label="row by row", visible=False)
         cloze_section(models)
     results = [lstm_label, bilstm_label, facts]
     rows = comparison.rows_section
