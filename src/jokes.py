@@ -354,7 +354,7 @@ class JokeLSTM(
     @functools.cache
     def _spaced_punctuation(self) -> list[int]:
         """The tokens that are a space and a lone ? ! . , ; or : (" ?"), which the pretraining jokes' "who ?"
-        taught the LM to write (README, Clean text)."""
+        taught the LM to write (docs/joke-lm.md, Clean text)."""
         return [token for token, data in enumerate(self.tokenizer.tokens) if SPACED_PUNCTUATION.fullmatch(data)]
 
     @functools.cache
