@@ -64,6 +64,16 @@ def test_row_saliency_in_one_batch_equals_blanking_each_row_alone(digits, image)
                 assert found["predicted_without_row"][row - 1] == int(alone.argmax())
 
 
+def test_a_decision_after_one_row_reads_one_row(digits, image):
+    """A reader whose top digit never changes decided after 1 row, not '1 rows'."""
+    handlers = RowExplainer(Models({"digit-lstm": digits[0], "digit-bilstm": digits[1]}))
+    steady, changing = np.tile(np.eye(10)[3], (28, 1)), np.tile(np.eye(10)[3], (28, 1))
+    changing[:5] = np.eye(10)[8]
+    beliefs = {reader: steady if i == 0 else changing for i, reader in enumerate(READERS)}
+    said = handlers.scrub(image, 5, beliefs)[-1]
+    assert f"{READERS[0]}: after **1** row ·" in said and f"{READERS[1]}: after **6** rows" in said, said
+
+
 def test_the_handlers_show_nothing_without_a_digit_and_everything_with_one(digits, image):
     handlers = RowExplainer(Models({"digit-lstm": digits[0], "digit-bilstm": digits[1]}))
     assert handlers.scrub(None, 5)[-1] == "" and handlers.erase(None, 3) == (None, "")

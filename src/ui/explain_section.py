@@ -43,8 +43,8 @@ class RowExplainer:
             seen = explain.rows_read(image28, rows, bottom_up=reader.endswith("backward half"))
             belief = dict(zip(predict.DIGITS, beliefs[reader][rows - 1].tolist())) if rows else None
             shown += [predict.enlarge(seen, 4), belief]
-        decisions = " · ".join(f"{reader}: after **{explain.decision_row(beliefs[reader])}** rows"
-                               for reader in READERS)
+        decided = {reader: explain.decision_row(beliefs[reader]) for reader in READERS}
+        decisions = " · ".join(f"{reader}: after **{n}** row{'' if n == 1 else 's'}" for reader, n in decided.items())
         return (*shown, f"Decision row (its top digit never changes after it): {decisions}")
 
     def saliency(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> pd.DataFrame:
