@@ -1,12 +1,16 @@
 """What looking inside costs: branching a long joke near its end against writing it anew, and /explain_digit
-(both models' row-by-row beliefs and the saliency of all 28 rows) against /compare, on the app on loopback.
+(both models' row-by-row beliefs and the saliency of all 28 rows) against /compare, on the app on loopback;
+and what row saliency shows on drawn digits, one row blanked at a time against a band of rows.
 
-    python -m bench.look_inside [--tokens 200] [--requests 30]
+    python -m bench.look_inside [--tokens 200] [--requests 30] [--digits 200]
 
 Branching: a text of about --tokens tokens is written (JokeLSTM.sample, one torch thread as in the app); a
 branch 10 tokens before its end forces the model's second choice there and writes on to the same word limit.
 Latency: the app on loopback (HF_HUB_OFFLINE=1, checkpoints/), --requests sequential requests of each
 endpoint with one MNIST-style digit picture, median and 90th percentile.
+Saliency: --digits MNIST test digits drawn again with a round pen and read back through the app's
+preprocessing (src.data.drawn_digits, seed 0); per digit and model, the largest drop in the predicted digit's
+probability over the 28 rows, with each row blanked alone and with its band (src.explain.BAND rows).
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ import torch
 from gradio_client import handle_file
 
 from bench.common import APP, compare, connect, digit_files, start_app
+from src import data, explain
+from src.digits import DigitRNN
 from src.hub import bundled_folder, load_folder
 from src.jokes import JokeLSTM
 
@@ -71,11 +77,30 @@ def latencies(requests: int) -> dict:
     return {name: (statistics.median(t), statistics.quantiles(t, n=10)[-1]) for name, t in timings.items()}
 
 
+def saliency_contrast(digits: int) -> dict[str, dict[int, tuple[float, float]]]:
+    """Per model and band width (1 row, explain.BAND rows): the median and 90th percentile, over drawn test
+    digits, of the largest drop in the predicted digit's probability when a band of rows is blanked."""
+    images = data.drawn_digits(data.mnist_tensors(train=False)[0][:digits], seed=0).numpy()
+    found = {}
+    for name in ("digit-lstm", "digit-bilstm"):
+        model = load_folder(DigitRNN, bundled_folder(name))
+        found[name] = {}
+        for width in (1, explain.BAND):
+            largest = [explain.row_saliency(model, image, width)["drop"].max() for image in images]
+            found[name][width] = (statistics.median(largest), statistics.quantiles(largest, n=10)[-1])
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--digits", type=int, default=200)
     args = parser.parse_args(argv)
+    for name, widths in saliency_contrast(args.digits).items():
+        print(f"{name}, largest drop in P(predicted digit) over the rows of {args.digits} drawn test digits: " + "; ".join(
+            f"{width} row{'s' if width > 1 else ''} blanked: median {p50:.3f}, p90 {p90:.3f}"
+            for width, (p50, p90) in widths.items()))
     b = branching(args.tokens)
     print(f"branching: a {b['lengths'][0]}-token text written anew in {1000 * b['anew_s']:.1f} ms; a branch at token "
           f"{b['lengths'][0] - 10} (text of {b['lengths'][1]} tokens) in {1000 * b['branch_s']:.1f} ms: "

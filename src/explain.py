@@ -1,5 +1,6 @@
 """Why the digit models answer as they do: what each reader believes after every row it has read, the row
-after which it stops changing its mind, and how much each row matters (row saliency).
+after which it stops changing its mind, and how much each row matters (row saliency: a band of rows
+around it blanked).
 
 A "reader" is the LSTM (top-down), the Bi-LSTM's forward half (top-down) or its backward half (bottom-up);
 each half's belief is its exact share of the Bi-LSTM's linear head (DigitRNN.row_by_row).
@@ -39,22 +40,38 @@ def rows_read(image28: np.ndarray, rows: int, bottom_up: bool = False) -> np.nda
     return seen
 
 
+# Rows blanked together around a row: about the thickness of an MNIST stroke (2-3 px). A row blanked alone
+# hardly ever matters, since the rows beside it carry the same stroke and the models read through the gap.
+BAND = 3
+
+
+def band(row: int, width: int = BAND) -> range:
+    """The rows (1..28) blanked for `row`: the `width` rows centred on it (odd), fewer at the image's edges."""
+    return range(max(row - width // 2, 1), min(row + width // 2, 28) + 1)
+
+
+def band_name(row: int) -> str:
+    """How the page names `row`'s band: "rows 9-11" ("rows 1-2" at the top)."""
+    rows = band(row)
+    return f"rows {rows[0]}-{rows[-1]}"
+
+
 @torch.no_grad()
-def row_saliency(model: DigitRNN, image28: np.ndarray) -> dict[str, np.ndarray | int]:
-    """The predicted class, and per row (28,) how much its probability drops when that row alone is blanked
-    and which class the model then predicts; the 28 blanked images and the original in one batched pass."""
-    image = torch.from_numpy(np.asarray(image28, dtype=np.float32))
-    batch = image.repeat(29, 1, 1)
-    rows = torch.arange(28)
-    batch[rows + 1, rows] = 0.0
+def row_saliency(model: DigitRNN, image28: np.ndarray, width: int = BAND) -> dict[str, np.ndarray | int]:
+    """The predicted class, and per row (28,) how much its probability drops when that row's band (band(row,
+    width)) is blanked and which class the model then predicts; the 28 blanked images and the original in one
+    pass."""
+    image = np.asarray(image28, dtype=np.float32)
+    batch = torch.from_numpy(np.stack([image, *(without_band(image, row, width) for row in range(1, 29))]))
     probs = model(batch).softmax(-1)
     predicted = int(probs[0].argmax())
     return {"predicted": predicted, "drop": (probs[0, predicted] - probs[1:, predicted]).numpy(),
             "predicted_without_row": probs[1:].argmax(-1).numpy()}
 
 
-def without_row(image28: np.ndarray, row: int) -> np.ndarray:
-    """The image with one row (1..28) blanked."""
+def without_band(image28: np.ndarray, row: int, width: int = BAND) -> np.ndarray:
+    """The image with `row`'s band (band(row, width)) blanked."""
     erased = np.array(image28, dtype=np.float32, copy=True)
-    erased[row - 1] = 0.0
+    rows = band(row, width)
+    erased[rows[0] - 1:rows[-1]] = 0.0
     return erased

@@ -706,7 +706,7 @@ def test_the_row_scrubber_and_saliency_follow_a_gallery_digit(page: Page):
     erase = page.locator("#compare-erase-row input[type=number]")
     erase.fill("10")
     erase.press("Enter")
-    expect(page.locator("#compare-erased-said")).to_contain_text("Without row 10:")
+    expect(page.locator("#compare-erased-said")).to_contain_text("Without rows 9-11:")
 
 
 def test_the_sketch_tabs_row_by_row_fills_when_opened_and_follows_the_canvas(page: Page):

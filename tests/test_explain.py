@@ -51,14 +51,21 @@ def test_readers_read_in_their_own_order(digits, image):
     assert not explain.rows_read(image, 0).any()
 
 
-def test_row_saliency_in_one_batch_equals_blanking_each_row_alone(digits, image):
+def test_a_rows_band_is_it_and_its_neighbours_within_the_image():
+    assert list(explain.band(14)) == [13, 14, 15] and explain.band_name(14) == "rows 13-15"
+    assert list(explain.band(1)) == [1, 2] and list(explain.band(28)) == [27, 28]
+    erased = explain.without_band(np.ones((28, 28), dtype=np.float32), 14)
+    assert (erased.sum(1) == 0).nonzero()[0].tolist() == [12, 13, 14]
+
+
+def test_row_saliency_in_one_batch_equals_blanking_each_band_alone(digits, image):
     for model in digits:
         found = explain.row_saliency(model, image)
         with torch.no_grad():
             full = model(torch.from_numpy(image)[None]).softmax(-1)[0]
             assert found["predicted"] == int(full.argmax())
             for row in (1, 14, 28):
-                alone = model(torch.from_numpy(explain.without_row(image, row))[None]).softmax(-1)[0]
+                alone = model(torch.from_numpy(explain.without_band(image, row))[None]).softmax(-1)[0]
                 assert found["drop"][row - 1] == pytest.approx(float(full[found["predicted"]] - alone[found["predicted"]]),
                                                               abs=1e-6)
                 assert found["predicted_without_row"][row - 1] == int(alone.argmax())
@@ -83,7 +90,7 @@ def test_the_handlers_show_nothing_without_a_digit_and_everything_with_one(digit
     assert all(len(belief) == 10 for belief in shown[1:-1:2])
     assert handlers.scrub(image, 0)[1] is None, "no belief before any row is read"
     erased, said = handlers.erase(image, 7)
-    assert erased.shape == (112, 112) and said.startswith("Without row 7:")
+    assert erased.shape == (112, 112) and said.startswith("Without rows 6-8:")
     shown = handlers.saliency(image)
     assert len(shown) == 56
     for model, title in zip(digits, ("LSTM", "Bi-LSTM")):
@@ -97,5 +104,5 @@ def test_the_eraser_starts_at_the_row_that_costs_the_bilstm_most(digits, image):
     drops = explain.row_saliency(digits[1], image)["drop"]
     row, erased, said = handlers.first_erased(image)
     assert drops[row - 1] == drops.max() and drops.max() > np.sort(drops)[-2], "one row stands out here"
-    assert said.startswith(f"Without row {row}, the row the Bi-LSTM misses most:")
+    assert said.startswith(f"Without {explain.band_name(row)}, the rows the Bi-LSTM misses most:")
     assert np.array_equal(erased, handlers.erase(image, row)[0])

@@ -1,5 +1,6 @@
 """Row by row, on the LSTM vs Bi-LSTM tab's digit: a scrubber over the rows each reader has read (with its
-belief and its decision row) and each row's saliency for both models, with a row to erase; handlers and
+belief and its decision row) and each row's saliency for both models (the row blanked with its neighbours),
+with rows to erase; handlers and
 layout. The digit tab feeds it each new input (`DigitExplainer.outputs`, filled by `show`)."""
 from __future__ import annotations
 
@@ -64,8 +65,8 @@ class RowExplainer:
         Returns:
             per reader (LSTM, Bi-LSTM forward half top-down, backward half bottom-up), the probabilities of the ten
             digits after each row it has read (28 x 10, in its reading order) and its decision row (rows read
-            when its top digit became final); per model, the predicted digit and, per row 1..28, the drop in that
-            digit's probability and the digit predicted when only that row is blanked
+            when its top digit became final); per model, the predicted digit and, per row r of 1..28, the drop in
+            that digit's probability and the digit predicted when rows r-1..r+1 are blanked (two rows at the edges)
         """
         return self.numbers(file_to_mnist(image))
 
@@ -85,8 +86,8 @@ class RowExplainer:
 
     def erase(self, image28: np.ndarray | None, row: int, why: str = "",
               found: dict[str, dict] | None = None) -> tuple[np.ndarray | None, str]:
-        """The image without `row`, and whether either model's answer flips (the saliency's answers with each
-        row blanked, so the sentence and the plot agree); `why` says why this row, `found` as for saliency."""
+        """The image without `row`'s band of rows, and whether either model's answer flips (the saliency's answers
+        with each band blanked, so the sentence and the plot agree); `why` says why there, `found` as for saliency."""
         if image28 is None:
             return None, ""
         found = self.row_saliency(image28) if found is None else found
@@ -94,18 +95,18 @@ class RowExplainer:
         for title, f in found.items():
             before, after = f["predicted"], int(f["predicted_without_row"][row - 1])
             said.append(f"{title}: {before} → {after} " + ("(**flips**)" if after != before else "(keeps it)"))
-        erased = explain.without_row(image28, row)
-        return predict.enlarge(erased, 4), f"Without row {row}{why}: " + " · ".join(said)
+        erased = explain.without_band(image28, row)
+        return predict.enlarge(erased, 4), f"Without {explain.band_name(row)}{why}: " + " · ".join(said)
 
     def first_erased(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> tuple:
-        """The row a new digit's eraser starts at, and `erase` there: the row whose loss costs the Bi-LSTM's
+        """The row a new digit's eraser starts at, and `erase` there: the row whose band's loss costs the Bi-LSTM's
         answer the most (a drawing often has none that matters, and then the flat lines are explained by
         "keeps it" here), or the middle row with no digit. `found` as for saliency."""
         if image28 is None:
             return ERASED_ROW, *self.erase(None, ERASED_ROW)
         found = self.row_saliency(image28) if found is None else found
         row = int(np.argmax(found["Bi-LSTM"]["drop"])) + 1
-        return row, *self.erase(image28, row, why=", the row the Bi-LSTM misses most", found=found)
+        return row, *self.erase(image28, row, why=", the rows the Bi-LSTM misses most", found=found)
 
 
 @dataclass
@@ -171,10 +172,10 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
         # A short title: a long one squeezed the plot to a sliver on a phone. One line per model: bars stack
         # the two models' drops. The y axis stays at -1..1, so a row that hardly matters looks flat.
         lines = gr.LinePlot(explainer.saliency(None), x="row", y="drop", color="model", title="Row saliency",
-                            height=260, x_lim=[1, 28], y_lim=[-1, 1], x_title="row blanked (1 = top)",
+                            height=260, x_lim=[1, 28], y_lim=[-1, 1], x_title="row blanked, ±1 (1 = top)",
                             y_title="drop in P(predicted digit)", elem_id=f"{prefix}-row-saliency")
         with gr.Column(min_width=200):
-            erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase row", elem_id=f"{prefix}-erase-row")
+            erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase rows around row", elem_id=f"{prefix}-erase-row")
             erased = gr.Image(show_label=False, height=112, width=112, interactive=False, buttons=[],
                               elem_classes="pixel-view")
             erased_said = gr.Markdown(elem_id=f"{prefix}-erased-said")
