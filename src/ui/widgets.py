@@ -126,7 +126,7 @@ class DigitInput:
         them for None); the upload is the public endpoint `api_name`, `read_file(path)` -> results, and once
         it has accepted the file, `read_view(image28)` -> views for the page (`read_view(None)` once it has
         refused one); removing the file, or Clear, reads the canvas again, also when it comes before the
-        upload's answer. `views` ends with `shown`.
+        upload's answer or while the file's views are on the server. `views` ends with `shown`.
         Returns the events that fill `views`, for a tab to follow with its own (`.then`)."""
         everything = [*results, *views]
         uploaded_file = self.upload.upload(read_file, [self.upload], results, api_name=api_name, concurrency_limit=8,
@@ -143,6 +143,12 @@ class DigitInput:
                 return (*kept, *read_view(uploaded(path) if accepted else None))
             return views_now
 
+        def unless_gone(path: str | None, sketch: dict | None) -> tuple:
+            """Once an accepted file's views are in: nothing new, or, when the file has gone since, the canvas's
+            answer and views. A Clear that comes while the views are on the server is answered first (it needs
+            no queue), and their answer would then put them back beside an empty canvas."""
+            return read_sketch(sketch) if not path else (*kept, *(gr.skip() for _ in views))
+
         settle = dict(inputs=[self.upload, self.sketchpad], outputs=everything, api_visibility="private",
                       js=upload_js(self.sketchpad_id, more_inputs=True))
         return [
@@ -150,7 +156,7 @@ class DigitInput:
             # Clear empties the upload too: else the page would answer nothing beside a listed file.
             self.clear.click(lambda: (*read_sketch(None), None), None, [*everything, self.upload],
                              js=clear_js(self.sketchpad_id), api_visibility="private", queue=False),
-            uploaded_file.success(after_upload(True), **settle),
+            uploaded_file.success(after_upload(True), **settle).then(unless_gone, **settle),
             uploaded_file.failure(after_upload(False), **settle),
             # Removing the file (its x) hands the answer back to the canvas: its drawing's, or none.
             self.upload.clear(read_sketch, [self.sketchpad], everything, **PRIVATE),
