@@ -157,13 +157,21 @@ def check_sampling(temperature: float, top_k: int, top_p: float, max_words: int)
         raise ValueError(f"max_words must be >= 1, got {max_words}")
 
 
+def greedy(temperature: float) -> bool:
+    """Whether a temperature samples greedily: 0, or a positive one below float32's smallest normal number
+    (7e-220 became 0 in the division and gave NaN probabilities; any temperature that small is greedy in
+    effect anyway)."""
+    return temperature < torch.finfo(torch.float32).tiny
+
+
 def filtered_probs(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0
                    ) -> torch.Tensor:
-    """Sampling distribution after temperature, top-k and top-p (nucleus) filtering; temperature 0 is
-    one-hot on the argmax."""
-    if temperature == 0:
+    """Sampling distribution after temperature, top-k and top-p (nucleus) filtering; temperature 0 (or one too
+    small for float32, see greedy) is one-hot on the argmax."""
+    if greedy(temperature):
         return F.one_hot(logits.argmax(), logits.numel()).float()
-    logits = logits / temperature
+    # Shifted so the top logit is 0: a tiny temperature then sends the others to -inf, never the top to +inf.
+    logits = (logits - logits.max()) / temperature
     if 0 < top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, -math.inf)
@@ -184,7 +192,7 @@ def sample_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: fl
 
 
 def draw(probs: torch.Tensor, temperature: float, generator: torch.Generator) -> int:
-    """One token id from a filtered distribution (its argmax at temperature 0)."""
-    if temperature == 0:
+    """One token id from a filtered distribution (its argmax at temperature 0, see greedy)."""
+    if greedy(temperature):
         return int(probs.argmax())
     return int(torch.multinomial(probs, 1, generator=generator))

@@ -98,8 +98,10 @@ def test_any_prompt_produces_a_joke(client, prompt):
 
 
 def test_top_k_and_top_p_off_and_greedy(client):
-    assert client.predict("Why", 0, 0, 1.0, 12, 1, api_name="/generate") == \
-        client.predict("Why", 0, 0, 1.0, 12, 2, api_name="/generate")
+    greedy = client.predict("Why", 0, 0, 1.0, 12, 1, api_name="/generate")
+    assert greedy == client.predict("Why", 0, 0, 1.0, 12, 2, api_name="/generate")
+    # A temperature too small for float32 is greedy too (it was an error: NaN probabilities).
+    assert greedy == client.predict("Why", 7.027626294649482e-220, 0, 0.26, 12, 3, api_name="/generate")
     # At T = 1 with top-k 0 and top-p 1.0 (both off) each token is drawn from the model's own distribution...
     tokens = client.predict("Why", 1.0, 0, 1.0, 12, 3, api_name="/generate_tokens")["tokens"]
     assert all(t["probability"] == pytest.approx(t["model_probability"], rel=1e-5) for t in tokens)

@@ -305,6 +305,14 @@ def test_filters():
     assert filtered_probs(logits, 2.0).max() < probs.max() < filtered_probs(logits, 0.5).max()
 
 
+@pytest.mark.parametrize("temperature", [7.027626294649482e-220, 5e-324, 1e-40, 1e-37])
+def test_a_tiny_temperature_is_greedy_not_nan(temperature):
+    """Found by bench.harness's hypothesis run: 7e-220 became 0 in float32, and the division gave NaN."""
+    logits = torch.tensor([-5.0, -1.0, -30.0, -math.inf])
+    for top_k, top_p in ((0, 1.0), (1, 0.26)):
+        assert torch.equal(filtered_probs(logits, temperature, top_k, top_p), torch.tensor([0.0, 1.0, 0.0, 0.0]))
+
+
 @pytest.mark.parametrize("args, message", [
     ((-0.1, 0, 1.0, 5), "temperature"), ((math.nan, 0, 1.0, 5), "temperature"), ((1.0, -1, 1.0, 5), "top_k"),
     ((1.0, 0, 0.0, 5), "top_p"), ((1.0, 0, 1.5, 5), "top_p"), ((1.0, 0, 1.0, 0), "max_words"),
