@@ -14,21 +14,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw
 from playwright.sync_api import sync_playwright
 
 from tests.app_server import start_server
-from tests.test_browser import (CHROMIUM, CHROMIUM_ARGS, busy, clear_button, open_tab, predictions, top_class,
-                                upload_input)
-
-
-def seven(folder: Path) -> Path:
-    """A PNG of a 7 drawn dark on white (the browser tests' picture)."""
-    path = folder / "seven.png"
-    image = Image.new("L", (300, 300), 255)
-    ImageDraw.Draw(image).line([(90, 80), (210, 80), (140, 230)], fill=0, width=22, joint="curve")
-    image.save(path)
-    return path
+from tests.test_browser import (CHROMIUM, CHROMIUM_ARGS, busy, clear_button, draw_seven, open_tab, predictions,
+                                top_class, upload_input)
 
 
 def main() -> None:
@@ -37,7 +27,7 @@ def main() -> None:
     parser.add_argument("--tabs", nargs="+", default=["LSTM vs Bi-LSTM", "Sketch"])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
-    picture = seven(work)
+    picture = draw_seven(work / "seven.png")
     server, _ = start_server(log_path=work / "app.log")
     try:
         with sync_playwright() as playwright, busy(server.url, clients=3):

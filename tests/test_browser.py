@@ -312,14 +312,18 @@ def test_clear_removes_the_prediction(page: Page):
     expect(hint_of(panel)).to_be_visible()
 
 
-@pytest.fixture
-def picture(tmp_path: Path) -> Path:
-    """A PNG of a 7 drawn dark on white."""
-    path = tmp_path / "seven.png"
+def draw_seven(path: Path) -> Path:
+    """A PNG of a 7 drawn dark on white, saved at `path` (also bench.clear_race's picture)."""
     image = Image.new("L", (300, 300), 255)
     ImageDraw.Draw(image).line([(90, 80), (210, 80), (140, 230)], fill=0, width=22, joint="curve")
     image.save(path)
     return path
+
+
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    """A PNG of a 7 drawn dark on white."""
+    return draw_seven(tmp_path / "seven.png")
 
 
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])

@@ -1,7 +1,7 @@
 """Row by row, on the LSTM vs Bi-LSTM tab's digit: a scrubber over the rows each reader has read (with its
 belief and its decision row) and each row's saliency for both models (the row blanked with its neighbours),
-with rows to erase; handlers and
-layout. The digit tab feeds it each new input (`DigitExplainer.outputs`, filled by `show`)."""
+with rows to erase; handlers and layout. The digit tab feeds it each new input (`DigitExplainer.outputs`,
+filled by `show`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
