@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--digits", type=int, default=200)
     args = parser.parse_args(argv)
     for name, widths in saliency_contrast(args.digits).items():
-        print(f"{name}, largest drop in P(predicted digit) over the rows of {args.digits} drawn test digits: " + "; ".join(
-            f"{width} row{'s' if width > 1 else ''} blanked: median {p50:.3f}, p90 {p90:.3f}"
-            for width, (p50, p90) in widths.items()))
+        found = "; ".join(f"{width} row{'s' if width > 1 else ''} blanked: median {p50:.3f}, p90 {p90:.3f}"
+                          for width, (p50, p90) in widths.items())
+        print(f"{name}, largest drop in P(predicted digit) over the rows of {args.digits} drawn test digits: {found}")
     b = branching(args.tokens)
     print(f"branching: a {b['lengths'][0]}-token text written anew in {1000 * b['anew_s']:.1f} ms; a branch at token "
           f"{b['lengths'][0] - 10} (text of {b['lengths'][1]} tokens) in {1000 * b['branch_s']:.1f} ms: "

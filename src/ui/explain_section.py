@@ -175,7 +175,8 @@ def explain_section(models: Models, prefix: str) -> DigitExplainer:
                             height=260, x_lim=[1, 28], y_lim=[-1, 1], x_title="row blanked, ±1 (1 = top)",
                             y_title="drop in P(predicted digit)", elem_id=f"{prefix}-row-saliency")
         with gr.Column(min_width=200):
-            erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase rows around row", elem_id=f"{prefix}-erase-row")
+            erase_row = gr.Slider(1, 28, value=ERASED_ROW, step=1, label="Erase rows around row",
+                                  elem_id=f"{prefix}-erase-row")
             erased = gr.Image(show_label=False, height=112, width=112, interactive=False, buttons=[],
                               elem_classes="pixel-view")
             erased_said = gr.Markdown(elem_id=f"{prefix}-erased-said")
