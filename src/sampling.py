@@ -157,11 +157,14 @@ def check_sampling(temperature: float, top_k: int, top_p: float, max_words: int)
         raise ValueError(f"max_words must be >= 1, got {max_words}")
 
 
+# float32's smallest normal number: a positive temperature below it samples greedily (7e-220 became 0 in the
+# division and gave NaN probabilities; any temperature that small is greedy in effect anyway).
+GREEDY_BELOW = torch.finfo(torch.float32).tiny
+
+
 def greedy(temperature: float) -> bool:
-    """Whether a temperature samples greedily: 0, or a positive one below float32's smallest normal number
-    (7e-220 became 0 in the division and gave NaN probabilities; any temperature that small is greedy in
-    effect anyway)."""
-    return temperature < torch.finfo(torch.float32).tiny
+    """Whether a temperature samples greedily: 0, or one below GREEDY_BELOW."""
+    return temperature < GREEDY_BELOW
 
 
 def filtered_probs(logits: torch.Tensor, temperature: float, top_k: int = 0, top_p: float = 1.0
