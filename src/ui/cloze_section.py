@@ -155,8 +155,9 @@ def cloze_section(models: Models) -> None:
     filled = gr.on([fill.click, text.submit], filler.fill_blank, [text], results, api_name="fill_blank",
                    concurrency_limit=4)
     # The heat maps follow each answer; a 1,000-character joke takes a few seconds, so two at a time.
-    filled.success(filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2, concurrency_id="leaning")
+    heat_maps = dict(fn=filler.leans_on, inputs=[text], outputs=leaning, **PRIVATE, concurrency_limit=2,
+                     concurrency_id="leaning")
+    filled.success(**heat_maps)
     # A blank filled by hand is not the random joke's any more: its verdict goes.
     gr.on([fill.click, text.submit], lambda: "", None, verdict, api_visibility="private", queue=False)
-    pick.click(filler.random_blank, None, [text, *results, verdict], api_visibility="private").success(
-        filler.leans_on, [text], leaning, **PRIVATE, concurrency_limit=2, concurrency_id="leaning")
+    pick.click(filler.random_blank, None, [text, *results, verdict], api_visibility="private").success(**heat_maps)

@@ -147,7 +147,7 @@ class DigitInput:
             """Once an accepted file's views are in: nothing new, or, when the file has gone since, the canvas's
             answer and views. A Clear that comes while the views are on the server is answered first (it needs
             no queue), and their answer would then put them back beside an empty canvas."""
-            return read_sketch(sketch) if not path else (*kept, *(gr.skip() for _ in views))
+            return read_sketch(sketch) if not path else tuple(gr.skip() for _ in everything)
 
         settle = dict(inputs=[self.upload, self.sketchpad], outputs=everything, api_visibility="private",
                       js=upload_js(self.sketchpad_id, more_inputs=True))
