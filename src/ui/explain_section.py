@@ -49,7 +49,7 @@ class RowExplainer:
         return (*shown, f"Decision row (its top digit never changes after it): {decisions}")
 
     def saliency(self, image28: np.ndarray | None, found: dict[str, dict] | None = None) -> pd.DataFrame:
-        """Per row and model, the drop in the predicted digit's probability when that row alone is blanked.
+        """Per row and model, the drop in the predicted digit's probability when that row's band is blanked.
         `found`: self.row_saliency(image28), when the caller has it already."""
         if image28 is not None and found is None:
             found = self.row_saliency(image28)

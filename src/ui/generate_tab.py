@@ -5,7 +5,9 @@ page's Generate button shows every word, paced, so people see the words arrive o
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import gradio as gr
 import pandas as pd
@@ -23,6 +25,23 @@ from src.ui.widgets import PRIVATE, next_token_plot
 MIN_WORDS = 3  # a joke may not end before this many words, whatever the prompt
 STREAM_INTERVAL_S = 0.03  # between the page's updates of a joke
 EXAMPLES = ["Why did the chicken", "What do you call a", "Knock knock.", "My xylophonist friend Zbigniew"]
+SETTINGS_ARGS = """Args:
+    prompt: the joke's opening words (text, up to 2,000 characters; may be empty)
+    temperature: 0 to 2; 0 always takes the likeliest token, higher is more surprising
+    top_k: whole number 0 to 100; sample from the k likeliest tokens only (0 = off)
+    top_p: 0.01 to 1; sample from the likeliest tokens that make up this probability (1 = off)
+    max_words: whole number 1 to 300; the joke stops at its end or at this many words
+    seed: whole number 0 to 2**63-1; the same seed and settings give the same joke (None = random)"""
+F = TypeVar("F", bound=Callable)
+
+
+def with_settings_args(returns: str) -> Callable[[F], F]:
+    """Ends a joke endpoint's docstring with the Args its sampling settings share and what it `returns`:
+    gradio reads the docstring for the API page and the MCP tool's description."""
+    def document(fn: F) -> F:
+        fn.__doc__ = f"{inspect.cleandoc(fn.__doc__)}\n\n{SETTINGS_ARGS}\nReturns:\n    {returns}"
+        return fn
+    return document
 
 
 class JokeWriter:
@@ -49,44 +68,25 @@ class JokeWriter:
         prompt, settings, seed = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
         yield from word_by_word(prompt, self.models.get("joke-lstm").generate(prompt, **settings, seed=seed))
 
+    @with_settings_args(returns="text (the prompt and the joke), seed (the one used) and tokens: per token its "
+                        "text, id, probability in the distribution it was drawn from (after temperature, top-k, "
+                        "top-p), model_probability (T = 1), rank (1 = the model's first choice) and alternatives "
+                        "(the model's top 5 with probabilities)")
     def generate_tokens(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
                         max_words: int = 40, seed: int | None = None) -> dict:
         """Write a joke as /generate does (the same text for the same settings and seed) and return its tokens,
-        each with its probability, the model's rank for it and the model's top 5 alternatives there.
-
-        Args:
-            prompt: the joke's opening words (text, up to 2,000 characters; may be empty)
-            temperature: 0 to 2; 0 always takes the likeliest token, higher is more surprising
-            top_k: whole number 0 to 100; sample from the k likeliest tokens only (0 = off)
-            top_p: 0.01 to 1; sample from the likeliest tokens that make up this probability (1 = off)
-            max_words: whole number 1 to 300; the joke stops at its end or at this many words
-            seed: whole number 0 to 2**63-1; the same seed and settings give the same joke (None = random)
-        Returns:
-            text (the prompt and the joke), seed (the one used) and tokens: per token its text, id, probability
-            in the distribution it was drawn from (after temperature, top-k, top-p), model_probability (T = 1),
-            rank (1 = the model's first choice) and alternatives (the model's top 5 with probabilities)
-        """
+        each with its probability, the model's rank for it and the model's top 5 alternatives there."""
         prompt, settings, seed = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
         model = self.models.get("joke-lstm")
         steps = list(model.sample(prompt, **settings, seed=seed))
         return {"text": prompt + "".join(decoded(iter(steps))), "seed": seed,
                 "tokens": predict.token_records(model, steps)}
 
+    @with_settings_args(returns="the prompt followed by the joke")
     def generate(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
                  max_words: int = 40, seed: int | None = None) -> Iterator[str]:
         """Write a short joke that starts with the prompt, streamed: each update is the prompt plus the joke so
-        far, ending at a whole word.
-
-        Args:
-            prompt: the joke's opening words (text, up to 2,000 characters; may be empty)
-            temperature: 0 to 2; 0 always takes the likeliest token, higher is more surprising
-            top_k: whole number 0 to 100; sample from the k likeliest tokens only (0 = off)
-            top_p: 0.01 to 1; sample from the likeliest tokens that make up this probability (1 = off)
-            max_words: whole number 1 to 300; the joke stops at its end or at this many words
-            seed: whole number 0 to 2**63-1; the same seed and settings give the same joke (None = random)
-        Returns:
-            the prompt followed by the joke
-        """
+        far, ending at a whole word."""
         # Programs want the whole joke soon: fewer updates, each sent at once, cost them less than one per word.
         yield from thinned(self.words(prompt, temperature, top_k, top_p, max_words, seed))
 
