@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, constants
 
 from src.hub import MODELS, bundled_folder, load_folder, override_names
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
             commit = publish(name, repo_id, args.tag, args.private)
         except TagTakenError as error:
             parser.exit(1, f"{parser.prog}: {error}\n")
-        print(f"{name} -> https://huggingface.co/{repo_id} @ {args.tag} ({commit})")
+        print(f"{name} -> {constants.ENDPOINT}/{repo_id} @ {args.tag} ({commit})")
 
 
 if __name__ == "__main__":

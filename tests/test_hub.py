@@ -302,3 +302,37 @@ def test_publish_refuses_a_tag_the_repo_already_has_before_pushing_anything(hub_
         f"refused: test/digit-lstm already has a revision named '{HUB_REVISION}'; publish under a new tag")
     assert f"/api/models/test/digit-lstm/revision/{HUB_REVISION}" in hub_server.paths("GET")
     assert not [request for request in hub_server.requests if request[0] not in ("GET", "HEAD")]  # nothing pushed
+
+
+def test_publish_pushes_the_checkpoints_that_the_app_then_downloads(hub_server: HubServer, hf_cache: Path,
+                                                                    bundled: Path) -> None:
+    """`python -m src.publish` against the loopback Hub: each shipped checkpoint is pushed and its commit tagged,
+    and load_model pulls exactly those files at that tag (the bundled folders hold other, tiny weights, so a
+    fallback could not pass); publishing the same tag again is refused before anything is pushed."""
+    publish_env = {key: value for key, value in os.environ.items() if key != "LSTM_DEMO_CHECKPOINTS"}
+    command = [sys.executable, "-m", "src.publish", "--owner", "me", "--tag", "v2", "digit-lstm", "digit-bilstm"]
+    completed = subprocess.run(command, cwd=ROOT, env={**publish_env, "HF_ENDPOINT": hub_server.endpoint},
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    for name in ("digit-lstm", "digit-bilstm"):
+        commit = hub_server.refs[f"me/{name}"]["v2"]
+        assert f"{name} -> {hub_server.endpoint}/me/{name} @ v2 ({commit})" in completed.stdout.splitlines()
+        assert hub_server.refs[f"me/{name}"]["main"] == commit
+        assert {"config.json", "model.safetensors", "metrics.json", "README.md"} <= {
+            file.name for file in hub_server.commits[commit].iterdir()}
+
+    out = load_in_subprocess("digit-lstm", "digit-bilstm", HF_ENDPOINT=hub_server.endpoint,
+                             **location("digit-lstm", "me/digit-lstm", "v2"),
+                             **location("digit-bilstm", "me/digit-bilstm", "v2"))
+    for name in ("digit-lstm", "digit-bilstm"):
+        shipped = ROOT / "checkpoints" / name
+        assert_weights(out["results"][name]["state"], shipped)
+        assert out["results"][name]["metrics"] == json.loads((shipped / "metrics.json").read_text())
+        assert any(line.startswith(f"{name} loaded from Hugging Face Hub me/{name}@v2 ") for line in out["log"])
+
+    pushes = len(hub_server.paths("POST"))
+    again = subprocess.run(command, cwd=ROOT, env={**publish_env, "HF_ENDPOINT": hub_server.endpoint},
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "me/digit-lstm already has a revision named 'v2'" in again.stderr
+    assert len(hub_server.paths("POST")) == pushes
+
