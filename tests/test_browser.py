@@ -49,6 +49,11 @@ STROKES = {
 }
 
 
+DESKTOP = {"viewport": {"width": 1280, "height": 1000}}
+# A phone's screen, and a finger: touch events, not a mouse.
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -59,8 +64,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, app_url: str, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh page on the app; if the test failed, its screenshot is saved to test-artifacts/."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    """A fresh page on the app, on a desktop unless the test asks for other browser context options (indirect
+    parametrisation, e.g. PHONE); if the test failed, its screenshot is saved to test-artifacts/."""
+    context = browser.new_context(**getattr(request, "param", DESKTOP))
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []

@@ -12,23 +12,39 @@ import pytest
 from src import data
 from src.strokes import Pen, digit_strokes, place
 from tests.test_browser import browser, page  # noqa: F401 (fixtures)
-from tests.test_browser import (CANVAS_SIZE, Locator, Page, canvas_frame, expect, hint_of, open_tab, predictions,
-                                top_class)
+from tests.test_browser import (CANVAS_SIZE, PHONE, Locator, Page, canvas_frame, expect, hint_of, open_tab,
+                                predictions, top_class)
 
 pytestmark = pytest.mark.data
 DIGIT_SIZE = 0.6  # the ink's box as a share of the canvas: how large people draw
 
 
+def on_page(panel: Locator, strokes: list[np.ndarray]) -> list[list[tuple[float, float]]]:
+    """Polylines given in canvas pixels, in page pixels on the panel's sketchpad (every 6th point and the last)."""
+    left, top, zoom = canvas_frame(panel)
+    return [[(left + x * zoom, top + y * zoom) for x, y in stroke[::6].tolist() + [stroke[-1].tolist()]]
+            for stroke in strokes]
+
+
 def draw_strokes(page: Page, panel: Locator, strokes: list[np.ndarray]) -> None:
     """Draw polylines given in canvas pixels with the mouse, one press per stroke."""
-    left, top, zoom = canvas_frame(panel)
-    for stroke in strokes:
-        points = [(left + x * zoom, top + y * zoom) for x, y in stroke[::6].tolist() + [stroke[-1].tolist()]]
+    for points in on_page(panel, strokes):
         page.mouse.move(*points[0])
         page.mouse.down()
         for x, y in points[1:]:
             page.mouse.move(x, y)
         page.mouse.up()
+
+
+def draw_with_a_finger(page: Page, panel: Locator, strokes: list[np.ndarray]) -> None:
+    """Draw polylines given in canvas pixels as a finger does, one touch per stroke: the browser's own touch
+    input (Chromium's DevTools protocol; Playwright's touchscreen only taps)."""
+    session = page.context.new_cdp_session(page)
+    for points in on_page(panel, strokes):
+        for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(points) - 1), points):
+            session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
 
 
 def digit_on_canvas(image28: np.ndarray, brush_radius: float, seed: int) -> list[np.ndarray]:
@@ -63,3 +79,23 @@ def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
         expect(hint).to_be_visible()
         # The brush is picked again, so the next strokes draw (the trash icon alone deselects it).
         expect(panel.locator("button[aria-label='Brush']")).to_have_class(re.compile(r"\bhighlight\b"))
+
+
+@pytest.mark.parametrize("page", [PHONE], indirect=True)
+@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
+def test_a_finger_draws_on_a_phone(page: Page, tab: str, mnist_test):
+    """On a phone, digits drawn with a finger reach the models and are read right, twice with a Clear between,
+    and drawing does not scroll the page under the finger."""
+    from src.ui.widgets import BRUSH_RADIUS
+
+    images, labels = mnist_test
+    panel = open_tab(page, tab)
+    for round_, index in enumerate([0, 1]):  # MNIST test digits 7 and 2
+        scrolled = page.evaluate("window.scrollY")
+        draw_with_a_finger(page, panel, digit_on_canvas(images[index].numpy(), BRUSH_RADIUS, round_))
+        for label in predictions(panel).all():
+            expect(top_class(label), f"round {round_}").to_have_text(str(int(labels[index])))
+        assert page.evaluate("window.scrollY") == scrolled
+        panel.get_by_role("button", name="Clear", exact=True).click()
+        expect(top_class(panel)).to_have_count(0)
+
