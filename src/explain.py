@@ -66,7 +66,7 @@ def row_saliency(model: DigitRNN, image28: np.ndarray, width: int = BAND) -> dic
     probs = model(batch).softmax(-1)
     predicted = int(probs[0].argmax())
     return {"predicted": predicted, "drop": (probs[0, predicted] - probs[1:, predicted]).numpy(),
-            "predicted_without_row": probs[1:].argmax(-1).numpy()}
+            "predicted_without_band": probs[1:].argmax(-1).numpy()}
 
 
 def without_band(image28: np.ndarray, row: int, width: int = BAND) -> np.ndarray:

@@ -228,7 +228,7 @@ def test_explain_digit_reads_the_readme_image_row_by_row(client):
         assert 1 <= reader["decision_row"] <= 28
     assert np.argmax(readers["LSTM"]["beliefs"][-1]) == 7, "the LSTM's last belief is its answer"
     for saliency in found["row_saliency"].values():
-        assert saliency["predicted"] == 7 and len(saliency["drop"]) == len(saliency["predicted_without_row"]) == 28
+        assert saliency["predicted"] == 7 and len(saliency["drop"]) == len(saliency["predicted_without_band"]) == 28
 
 
 def test_generate_tokens_is_generates_joke_token_by_token(client):

@@ -68,7 +68,7 @@ def test_row_saliency_in_one_batch_equals_blanking_each_band_alone(digits, image
                 alone = model(torch.from_numpy(explain.without_band(image, row))[None]).softmax(-1)[0]
                 top = found["predicted"]
                 assert found["drop"][row - 1] == pytest.approx(float(full[top] - alone[top]), abs=1e-6)
-                assert found["predicted_without_row"][row - 1] == int(alone.argmax())
+                assert found["predicted_without_band"][row - 1] == int(alone.argmax())
 
 
 def test_a_decision_after_one_row_reads_one_row(digits, image):

@@ -81,7 +81,8 @@ class RowExplainer:
         readers = {reader: {"decision_row": explain.decision_row(b), "beliefs": b.round(5).tolist()}
                    for reader, b in beliefs.items()}
         saliency = {title: {"predicted": f["predicted"], "drop": f["drop"].round(5).tolist(),
-                            "predicted_without_row": f["predicted_without_row"].tolist()} for title, f in found.items()}
+                            "predicted_without_band": f["predicted_without_band"].tolist()}
+                    for title, f in found.items()}
         return {"readers": readers, "row_saliency": saliency}
 
     def erase(self, image28: np.ndarray | None, row: int, why: str = "",
@@ -93,7 +94,7 @@ class RowExplainer:
         found = self.row_saliency(image28) if found is None else found
         said = []
         for title, f in found.items():
-            before, after = f["predicted"], int(f["predicted_without_row"][row - 1])
+            before, after = f["predicted"], int(f["predicted_without_band"][row - 1])
             said.append(f"{title}: {before} → {after} " + ("(**flips**)" if after != before else "(keeps it)"))
         erased = explain.without_band(image28, row)
         return predict.enlarge(erased, 4), f"Without {explain.band_name(row)}{why}: " + " · ".join(said)
