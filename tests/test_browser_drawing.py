@@ -99,3 +99,25 @@ def test_a_finger_draws_on_a_phone(page: Page, tab: str, mnist_test):
         panel.get_by_role("button", name="Clear", exact=True).click()
         expect(top_class(panel)).to_have_count(0)
 
+
+
+@pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
+def test_undo_and_redo_take_the_answer_with_the_stroke(page: Page, tab: str, mnist_test):
+    """The canvas's own Undo and Redo, twice: undoing the only stroke leaves no answer and the hint, and redoing
+    it brings the answer back."""
+    from src.ui.widgets import BRUSH_RADIUS
+
+    images, labels = mnist_test
+    panel = open_tab(page, tab)
+    strokes = digit_on_canvas(images[0].numpy(), BRUSH_RADIUS, 0)  # a 7 in one stroke
+    assert len(strokes) == 1
+    draw_strokes(page, panel, strokes)
+    for round_ in range(2):
+        expect(top_class(panel), f"round {round_}").to_have_text("7")
+        panel.locator("button[aria-label='Undo']").click()
+        expect(top_class(panel)).to_have_count(0)
+        expect(hint_of(panel)).to_be_visible()
+        expect(panel.locator(".input-view img")).to_have_count(0)
+        panel.locator("button[aria-label='Redo']").click()
+    for label in predictions(panel).all():
+        expect(top_class(label)).to_have_text("7")
