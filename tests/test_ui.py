@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+from gradio.utils import get_function_description
 from PIL import Image, ImageDraw
 
 from src import predict
@@ -186,6 +187,18 @@ def test_building_the_app_warns_of_nothing_and_writes_no_stub(models):
     public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert public == {"generate", "generate_tokens", "classify", "compare", "fill_blank", "explain_digit", "explain_blank"}
     assert not list((ROOT / "src").rglob("*.pyi")), "a gradio component subclass wrote a stub into src/"
+
+
+def test_each_public_endpoint_describes_its_arguments_and_each_returned_value_on_one_line(models):
+    """gradio reads a handler's docstring for the API page and the MCP tools: every argument described, and the
+    Returns section line by line (a tool's description joins the lines with ", "), so a value described over
+    two lines would read as two values with a comma in mid-sentence."""
+    demo = build_demo(models)
+    for fn in demo.fns.values():
+        if fn.api_visibility == "public":
+            description, arguments, returns = get_function_description(fn.fn)
+            assert description and all(arguments.values()), (fn.api_name, arguments)
+            assert 1 <= len(returns) <= len(fn.outputs), (fn.api_name, returns)
 
 
 # ---- filling a blank ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import gradio as gr
 
 from src.cloze import RESCORE_K, LeansOn, blanked, fill_blank, word_saliency
 from src.examples import load_blank_jokes
+from src.ui.api_docs import documented
 from src.ui.models import Models, refusing
 from src.ui.widgets import PRIVATE
 
@@ -54,16 +55,15 @@ class BlankFiller:
             words, ms = fill_blank(lm, bi, text)
         return (*(dict(words[name]) for name in METHOD_TITLES), {f"{METHOD_TITLES[name]} (ms)": ms[name] for name in ms})
 
+    @documented('per method ("lstm_left", "bilstm"): its top word, and the joke\'s pieces (words, punctuation, white '
+                "space, the blank) each with the drop in that word's probability when the piece alone is left out "
+                "(null for white space, the blank, and the right side, which the LSTM never reads)")
     def explain_blank(self, text: str) -> dict:
         """Which words each answer to a joke's blank leans on: every word and punctuation mark is left out in turn
         and the joke read again by the LSTM (left side only) and the Bi-LSTM (both sides).
 
         Args:
             text: a joke with exactly one ___ standing for one missing word (up to 1,000 characters)
-        Returns:
-            per method ("lstm_left", "bilstm"): its top word, and the joke's pieces (words, punctuation, white space,
-            the blank) each with the drop in that word's probability when the piece alone is left out (null for
-            white space, the blank, and the right side, which the LSTM never reads)
         """
         return self._numbers(self._saliency(text))
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from src import explain, predict
+from src.ui.api_docs import documented
 from src.ui.models import Models
 from src.ui.widgets import PRIVATE, file_to_mnist
 
@@ -57,16 +58,16 @@ class RowExplainer:
                                         "drop": np.zeros(28) if found is None else found[title]["drop"].round(4)})
                           for title in MODEL_TITLES.values()])
 
+    @documented("per reader (LSTM, Bi-LSTM forward half top-down, backward half bottom-up), the probabilities of the "
+                "ten digits after each row it has read (28 x 10, in its reading order) and its decision row (rows read "
+                "when its top digit became final); per model, the predicted digit and, per row r of 1..28, the drop in "
+                "that digit's probability and the digit predicted when rows r-1..r+1 are blanked (two rows at the "
+                "edges)")
     def explain_digit(self, image: str) -> dict:
         """Show how the LSTM and the Bi-LSTM read a digit picture row by row.
 
         Args:
             image: a picture of one digit, dark on light or light on dark (PNG, JPEG, WebP, GIF, BMP; up to 40 MP)
-        Returns:
-            per reader (LSTM, Bi-LSTM forward half top-down, backward half bottom-up), the probabilities of the ten
-            digits after each row it has read (28 x 10, in its reading order) and its decision row (rows read
-            when its top digit became final); per model, the predicted digit and, per row r of 1..28, the drop in
-            that digit's probability and the digit predicted when rows r-1..r+1 are blanked (two rows at the edges)
         """
         return self.numbers(file_to_mnist(image))
 

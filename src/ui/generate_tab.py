@@ -5,9 +5,7 @@ page's Generate button shows every word, paced, so people see the words arrive o
 """
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import gradio as gr
 import pandas as pd
@@ -16,6 +14,7 @@ from src import predict
 from src.limits import LIMITS, MAX_PROMPT_CHARS, checked, checked_prompt, pick_seed
 from src.sampling import Sampled, decoded
 from src.streaming import paced, thinned, word_by_word
+from src.ui.api_docs import documented
 from src.ui.models import Models, refusing
 from src.ui.cell_view import cell_view
 from src.ui.temperature_lanes import temperature_lanes
@@ -32,16 +31,6 @@ SETTINGS_ARGS = """Args:
     top_p: 0.01 to 1; sample from the likeliest tokens that make up this probability (1 = off)
     max_words: whole number 1 to 300; the joke stops at its end or at this many words
     seed: whole number 0 to 2**63-1; the same seed and settings give the same joke (None = random)"""
-F = TypeVar("F", bound=Callable)
-
-
-def with_settings_args(returns: str) -> Callable[[F], F]:
-    """Ends a joke endpoint's docstring with the Args its sampling settings share and what it `returns`:
-    gradio reads the docstring for the API page and the MCP tool's description."""
-    def document(fn: F) -> F:
-        fn.__doc__ = f"{inspect.cleandoc(fn.__doc__)}\n\n{SETTINGS_ARGS}\nReturns:\n    {returns}"
-        return fn
-    return document
 
 
 class JokeWriter:
@@ -68,10 +57,10 @@ class JokeWriter:
         prompt, settings, seed = self.checked(prompt, temperature, top_k, top_p, max_words, seed)
         yield from word_by_word(prompt, self.models.get("joke-lstm").generate(prompt, **settings, seed=seed))
 
-    @with_settings_args(returns="text (the prompt and the joke), seed (the one used) and tokens: per token its "
-                        "text, id, probability in the distribution it was drawn from (after temperature, top-k, "
-                        "top-p), model_probability (T = 1), rank (1 = the model's first choice) and alternatives "
-                        "(the model's top 5 with probabilities)")
+    @documented("text (the prompt and the joke), seed (the one used) and tokens: per token its text, id, probability "
+                "in the distribution it was drawn from (after temperature, top-k, top-p), model_probability (T = 1), "
+                "rank (1 = the model's first choice) and alternatives (the model's top 5 with probabilities)",
+                args=SETTINGS_ARGS)
     def generate_tokens(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
                         max_words: int = 40, seed: int | None = None) -> dict:
         """Write a joke as /generate does (the same text for the same settings and seed) and return its tokens,
@@ -82,7 +71,7 @@ class JokeWriter:
         return {"text": prompt + "".join(decoded(iter(steps))), "seed": seed,
                 "tokens": predict.token_records(model, steps)}
 
-    @with_settings_args(returns="the prompt followed by the joke")
+    @documented("the prompt followed by the joke", args=SETTINGS_ARGS)
     def generate(self, prompt: str = "", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.95,
                  max_words: int = 40, seed: int | None = None) -> Iterator[str]:
         """Write a short joke that starts with the prompt, streamed: each update is the prompt plus the joke so
