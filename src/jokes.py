@@ -286,8 +286,9 @@ class JokeLSTM(
         return log_probs[0, -1], context, Written.prompt(prompt)
 
     def token_text(self, token: int) -> str:
-        """A token as readable text (bytes that are not whole characters are replaced)."""
-        return self.tokenizer.token_bytes(token).decode("utf-8", errors="replace")
+        """A token as readable text; a byte that is not a whole character shows as its escape (b"\\xe2" as
+        "\\xe2"), so the vocabulary's 128 single bytes of longer characters do not all look alike ("\ufffd")."""
+        return self.tokenizer.token_bytes(token).decode("utf-8", errors="backslashreplace")
 
     @torch.no_grad()
     def generate(self, prompt: str = "", *, temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0,

@@ -50,6 +50,11 @@ def token_label(model: JokeLSTM, token: int) -> str:
     return model.token_text(token).replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
 
 
+def shown(model: JokeLSTM, token: int) -> str:
+    """A token as the token view writes it: its text (model.token_text), the end token named."""
+    return token_label(model, token) if token == EOS else model.token_text(token)
+
+
 def next_token_table(model: JokeLSTM, prompt: str, temperature: float, top_k: int, top_p: float,
                      top: int = 12) -> pd.DataFrame:
     """For the `top` most likely next tokens after `prompt`: the model's probability (T = 1) and the
@@ -92,12 +97,12 @@ def token_records(model: JokeLSTM, steps: list[Sampled], alternatives: int = 5) 
         probs = step.log_probs.softmax(-1)
         top = probs.topk(alternatives)
         records.append({
-            "token": token_label(model, step.token) if step.token == EOS else step.data.decode("utf-8", "replace"),
+            "token": shown(model, step.token),
             "id": step.token,
             "probability": step.prob,
             "model_probability": float(probs[step.token]),
             "rank": int((probs > probs[step.token]).sum()) + 1,
-            "alternatives": [{"token": model.token_text(t) if t != EOS else token_label(model, t), "id": int(t),
-                              "probability": float(p)} for p, t in zip(top.values, top.indices)],
+            "alternatives": [{"token": shown(model, t), "id": int(t), "probability": float(p)}
+                             for p, t in zip(top.values, top.indices)],
         })
     return records

@@ -10,7 +10,7 @@ import torch
 
 from src.cells import FEATURES, activations, cell_correlations, readable_activations
 from src.sampling import Written, filtered_probs
-from src.predict import rank_bucket, token_records
+from src.predict import rank_bucket, shown, token_label, token_records
 from src.ui import Models
 from src.ui.generate_tab import MIN_WORDS, JokeWriter
 from src.ui.cell_view import CellViewer
@@ -48,6 +48,28 @@ def test_tokens_are_generates_text_for_the_same_seed_with_exact_probabilities(wr
             assert token["rank"] == int((model > model[token["id"]]).sum()) + 1
             assert [a["id"] for a in token["alternatives"]] == model.topk(5).indices.tolist()
             written = written.after(joke_model.tokenizer.token_bytes(token["id"]))
+
+
+def test_every_token_has_a_name_of_its_own_in_the_chart_and_the_alternatives(joke_model):
+    # The vocabulary holds every single byte; the 128 that are parts of longer characters used to read "\ufffd".
+    tokens = range(len(joke_model.tokenizer.tokens))
+    for name in (token_label, shown):
+        names = [name(joke_model, t) for t in tokens]
+        assert len(set(names)) == len(names) and not any("\ufffd" in n for n in names)
+    assert token_label(joke_model, joke_model.tokenizer.encode("é")[0]) == "\\xc3"
+
+
+def test_a_picked_token_and_its_alternatives_are_named_as_the_chart_names_them(writer, joke_model):
+    view = TokenView(Models({"joke-lstm": joke_model}))
+    versions = list(writer.write("Knock knock.", 0.8, 0, 1.0, 20, "11"))[-1][3]
+    byte = joke_model.tokenizer.encode("é")[0]  # b"\xc3", half of a character
+    versions = view.branch(versions, 2, byte)[2]
+    choices, index, info = view.pick(versions, gr.SelectData(None, {"index": 3, "value": None}))  # the prompt is 0
+    assert index == 2 and info.startswith("Token 3, `\\xc3`: drawn with probability")
+    named = {token: label for label, token in choices["choices"]}
+    assert byte not in named and named  # the model's top 5 there, less the token drawn
+    assert all(label.startswith(token_label(joke_model, t) + " ") for t, label in named.items())
+    assert any("␣" in label for label in named.values())  # words carry their space, shown as in the chart
 
 
 def test_a_branch_costs_no_steps_on_the_tokens_before_it(writer, joke_model, monkeypatch):

@@ -60,9 +60,11 @@ class TokenView:
             return gr.update(choices=[], value=None), None, "Click one of the joke's tokens (not the prompt)."
         model = self.models.get("joke-lstm")
         record = predict.token_records(model, [versions[-1].steps[index]])[0]
-        choices = [(f"{a['token']!r} {percent(a['probability'])}", a["id"]) for a in record["alternatives"]
-                   if a["id"] != record["id"]]
-        info = (f"Token {index + 1}, {record['token']!r}: drawn with probability {percent(record['probability'])} "
+        # Named as the next-token chart names them: white space made visible, a lone byte by its escape.
+        choices = [(f"{predict.token_label(model, a['id'])} {percent(a['probability'])}", a["id"])
+                   for a in record["alternatives"] if a["id"] != record["id"]]
+        info = (f"Token {index + 1}, `{predict.token_label(model, record['id'])}`: drawn with probability "
+                f"{percent(record['probability'])} "
                 f"(the model's own: {percent(record['model_probability'])}, rank {record['rank']}).")
         return gr.update(choices=choices, value=choices[0][1] if choices else None), index, info
 
