@@ -18,6 +18,7 @@ import torch
 
 from src.blanks import JokeBiLSTM
 from src.jokes import JokeLSTM
+from src.sampling import CRUDE
 from src.tokenizer import EOS, Tokenizer, pieces, to_bytes
 
 BLANK = re.compile(r"_{3,}")
@@ -61,9 +62,10 @@ def parse_blank(text: str, tokenizer: Tokenizer) -> Blank:
 
 @lru_cache(maxsize=8)
 def word_candidates(tokenizer: Tokenizer, spaced: bool) -> torch.Tensor:
-    """Ids of the word tokens that can fill a blank (with a leading space when the blank follows one)."""
+    """Ids of the word tokens that can fill a blank (with a leading space when the blank follows one), less
+    any crude one: what generation never writes (src.sampling.CRUDE_STEMS) is never offered for a blank."""
     ids = [i for i, t in enumerate(tokenizer.tokens)
-           if WORD_TOKEN.fullmatch(t) and t.startswith(b" ") == spaced]
+           if WORD_TOKEN.fullmatch(t) and t.startswith(b" ") == spaced and not CRUDE.search(t)]
     return torch.tensor(ids)
 
 
