@@ -59,7 +59,7 @@ def main() -> None:
             page.set_default_timeout(20_000)
             page.goto(server.url)
             panel = open_tab(page, "Sketch")
-            for k, index in enumerate(rng.choice(len(images), args.n, replace=False).tolist()):
+            for index in rng.choice(len(images), args.n, replace=False).tolist():
                 pen = random_pen(rng, 2 * BRUSH_RADIUS, (0.45, 0.70), transparent=False)
                 strokes = place(digit_strokes(images[index].numpy()), pen, CANVAS_SIZE, rng)
                 draw_strokes(page, panel, strokes)
