@@ -90,7 +90,8 @@ def test_generation_writes_whole_characters_only(tiny_lm):
         decoder = codecs.getincrementaldecoder("utf-8")()
         decoder.decode(b"".join(written))  # strict: raises on bytes that are not UTF-8
         unfinished_tail = decoder.getstate()[0]
-        assert not unfinished_tail or len(written) == 8 * MAX_TOKENS_PER_WORD, "only the token bound stops mid-character"
+        assert not unfinished_tail or len(written) == 8 * MAX_TOKENS_PER_WORD, \
+            "only the token bound stops mid-character"
     texts = ["".join(tiny_lm.generate("é", temperature=1.5, max_words=8, seed=s, stop_at_end=False))
              for s in range(30)]
     assert not any("\ufffd" in text for text in texts)
