@@ -50,8 +50,9 @@ def token_label(model: JokeLSTM, token: int) -> str:
     return model.token_text(token).replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
 
 
-def shown(model: JokeLSTM, token: int) -> str:
-    """A token as the token view writes it: its text (model.token_text), the end token named."""
+def record_text(model: JokeLSTM, token: int) -> str:
+    """A token as token_records writes it (the coloured tokens, /generate_tokens): model.token_text, the end
+    token named."""
     return token_label(model, token) if token == EOS else model.token_text(token)
 
 
@@ -97,12 +98,12 @@ def token_records(model: JokeLSTM, steps: list[Sampled], alternatives: int = 5) 
         probs = step.log_probs.softmax(-1)
         top = probs.topk(alternatives)
         records.append({
-            "token": shown(model, step.token),
+            "token": record_text(model, step.token),
             "id": step.token,
             "probability": step.prob,
             "model_probability": float(probs[step.token]),
             "rank": int((probs > probs[step.token]).sum()) + 1,
-            "alternatives": [{"token": shown(model, t), "id": int(t), "probability": float(p)}
+            "alternatives": [{"token": record_text(model, t), "id": int(t), "probability": float(p)}
                              for p, t in zip(top.values, top.indices)],
         })
     return records

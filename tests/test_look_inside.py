@@ -10,7 +10,7 @@ import torch
 
 from src.cells import FEATURES, activations, cell_correlations, readable_activations
 from src.sampling import Written, filtered_probs
-from src.predict import rank_bucket, shown, token_label, token_records
+from src.predict import rank_bucket, record_text, token_label, token_records
 from src.ui import Models
 from src.ui.generate_tab import MIN_WORDS, JokeWriter
 from src.ui.cell_view import CellViewer
@@ -53,7 +53,7 @@ def test_tokens_are_generates_text_for_the_same_seed_with_exact_probabilities(wr
 def test_every_token_has_a_name_of_its_own_in_the_chart_and_the_alternatives(joke_model):
     # The vocabulary holds every single byte; the 128 that are parts of longer characters used to read "\ufffd".
     tokens = range(len(joke_model.tokenizer.tokens))
-    for name in (token_label, shown):
+    for name in (token_label, record_text):
         names = [name(joke_model, t) for t in tokens]
         assert len(set(names)) == len(names) and not any("\ufffd" in n for n in names)
     assert token_label(joke_model, joke_model.tokenizer.encode("é")[0]) == "\\xc3"
