@@ -44,10 +44,12 @@ def reading_curves(model: DigitRNN, image28: np.ndarray) -> dict[str, pd.DataFra
 
 
 def token_label(model: JokeLSTM, token: int) -> str:
-    """Readable name of a token for charts, with its whitespace made visible."""
+    """Readable name of a token for charts, with its whitespace made visible and any other character that
+    does not print (a control byte such as \x01) written as its escape."""
     if token == EOS:
         return "⏎ (end of joke)"
-    return model.token_text(token).replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
+    text = model.token_text(token).replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def record_text(model: JokeLSTM, token: int) -> str:

@@ -53,10 +53,12 @@ def test_tokens_are_generates_text_for_the_same_seed_with_exact_probabilities(wr
 def test_every_token_has_a_name_of_its_own_in_the_chart_and_the_alternatives(joke_model):
     # The vocabulary holds every single byte; the 128 that are parts of longer characters used to read "\ufffd".
     tokens = range(len(joke_model.tokenizer.tokens))
-    for name in (token_label, record_text):
-        names = [name(joke_model, t) for t in tokens]
+    labels = [token_label(joke_model, t) for t in tokens]
+    for names in (labels, [record_text(joke_model, t) for t in tokens]):
         assert len(set(names)) == len(names) and not any("\ufffd" in n for n in names)
+    assert all(label.isprintable() for label in labels)  # the chart draws no control byte as nothing
     assert token_label(joke_model, joke_model.tokenizer.encode("é")[0]) == "\\xc3"
+    assert token_label(joke_model, joke_model.tokenizer.encode("\x01")[0]) == "\\x01"
 
 
 def test_a_picked_token_and_its_alternatives_are_named_as_the_chart_names_them(writer, joke_model):
