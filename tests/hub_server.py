@@ -172,7 +172,7 @@ class HubServer:
         """A commit of the ndjson payload's files on top of `branch` (a new branch starts empty)."""
         lines = [json.loads(line) for line in body.splitlines() if line.strip()]
         files = [line["value"] for line in lines if line["key"] == "file"]
-        if [line["key"] for line in lines if line["key"] not in ("header", "file")]:
+        if any(line["key"] not in ("header", "file") for line in lines):
             return error("BadRequest", "this stand-in takes only inline (regular) files", status=400)
         parent = self.refs[repo_id].get(branch)
         commit = hashlib.sha1(f"{parent} {body!r}".encode()).hexdigest()

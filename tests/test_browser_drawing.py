@@ -11,9 +11,10 @@ import pytest
 
 from src import data
 from src.strokes import Pen, digit_strokes, place
+from src.ui.widgets import BRUSH_RADIUS
 from tests.test_browser import browser, page  # noqa: F401 (fixtures)
-from tests.test_browser import (CANVAS_SIZE, PHONE, Locator, Page, canvas_frame, expect, hint_of, open_tab,
-                                predictions, top_class)
+from tests.test_browser import (CANVAS_SIZE, PHONE, Locator, Page, canvas_frame, clear_button, expect, hint_of,
+                                open_tab, predictions, top_class)
 
 pytestmark = pytest.mark.data
 DIGIT_SIZE = 0.6  # the ink's box as a share of the canvas: how large people draw
@@ -61,8 +62,6 @@ def mnist_test():
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
 def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
     """Five rounds on one page: draw a digit, see it read right, clear (button and trash icon in turn)."""
-    from src.ui.widgets import BRUSH_RADIUS
-
     images, labels = mnist_test
     panel = open_tab(page, tab)
     hint = hint_of(panel)
@@ -72,7 +71,7 @@ def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
             expect(top_class(label), f"round {round_}").to_have_text(str(int(labels[index])))
         expect(hint).to_have_count(0)
         if round_ % 2 == 0:
-            panel.get_by_role("button", name="Clear", exact=True).click()
+            clear_button(panel).click()
         else:
             panel.locator("button[aria-label='Clear canvas']").click()
         expect(top_class(panel)).to_have_count(0)
@@ -86,8 +85,6 @@ def test_draw_clear_draw_trash_draw(page: Page, tab: str, mnist_test):
 def test_a_finger_draws_on_a_phone(page: Page, tab: str, mnist_test):
     """On a phone, digits drawn with a finger reach the models and are read right, twice with a Clear between,
     and drawing does not scroll the page under the finger."""
-    from src.ui.widgets import BRUSH_RADIUS
-
     images, labels = mnist_test
     panel = open_tab(page, tab)
     for round_, index in enumerate([0, 1]):  # MNIST test digits 7 and 2
@@ -96,17 +93,14 @@ def test_a_finger_draws_on_a_phone(page: Page, tab: str, mnist_test):
         for label in predictions(panel).all():
             expect(top_class(label), f"round {round_}").to_have_text(str(int(labels[index])))
         assert page.evaluate("window.scrollY") == scrolled
-        panel.get_by_role("button", name="Clear", exact=True).click()
+        clear_button(panel).click()
         expect(top_class(panel)).to_have_count(0)
-
 
 
 @pytest.mark.parametrize("tab", ["Sketch", "LSTM vs Bi-LSTM"])
 def test_undo_and_redo_take_the_answer_with_the_stroke(page: Page, tab: str, mnist_test):
     """The canvas's own Undo and Redo, twice: undoing the only stroke leaves no answer and the hint, and redoing
     it brings the answer back."""
-    from src.ui.widgets import BRUSH_RADIUS
-
     images, labels = mnist_test
     panel = open_tab(page, tab)
     strokes = digit_on_canvas(images[0].numpy(), BRUSH_RADIUS, 0)  # a 7 in one stroke

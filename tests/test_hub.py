@@ -335,4 +335,3 @@ def test_publish_pushes_the_checkpoints_that_the_app_then_downloads(hub_server: 
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 1 and "me/digit-lstm already has a revision named 'v2'" in again.stderr
     assert len(hub_server.paths("POST")) == pushes
-
